@@ -1,0 +1,104 @@
+"""Input validation shared by every public boundary of rmt.
+
+Each check raises ValueError (or TypeError for a wrong kind of object) whose message names the
+parameter and its valid range, e.g. ``n_classes must be an integer >= 2, got 1``. The CLI turns
+these into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any, Iterable
+
+import numpy as np
+
+__all__ = [
+    "check_int",
+    "check_real",
+    "check_choice",
+    "check_probability",
+    "check_finite_array",
+    "check_matrix",
+]
+
+
+def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an int within ``[minimum, maximum]`` (either bound optional)."""
+    rng = _range_text(minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
+        if isinstance(value, (Real, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer{rng}, got {value!r}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer{rng}, got {value}")
+    return value
+
+
+def check_real(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
+               *, strict_min: bool = False, strict_max: bool = False) -> float:
+    """``value`` as a finite float within the bounds (``strict_*`` excludes the bound)."""
+    lo = "" if minimum is None else (f" > {minimum}" if strict_min else f" >= {minimum}")
+    hi = "" if maximum is None else (f" < {maximum}" if strict_max else f" <= {maximum}")
+    rng = lo + ("," if lo and hi else "") + hi
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite real number{rng}, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number{rng}, got {value!r}")
+    if minimum is not None and (v <= minimum if strict_min else v < minimum):
+        raise ValueError(f"{name} must be a finite real number{rng}, got {v}")
+    if maximum is not None and (v >= maximum if strict_max else v > maximum):
+        raise ValueError(f"{name} must be a finite real number{rng}, got {v}")
+    return v
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """``value`` (case-insensitive) as one of ``choices``."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value.lower()
+
+
+def check_probability(name: str, value: Any, *, open_interval: bool = True) -> float:
+    """A level or probability in (0, 1) (or [0, 1] when ``open_interval`` is False)."""
+    return check_real(name, value, 0.0, 1.0, strict_min=open_interval, strict_max=open_interval)
+
+
+def check_finite_array(name: str, a: Any, xp: Any = np) -> Any:
+    """Raise ValueError naming ``name`` if ``a`` holds NaN or infinity; return ``a``."""
+    if not bool(xp.all(xp.isfinite(a))):
+        raise ValueError(f"{name} must contain only finite values (found NaN or infinity)")
+    return a
+
+
+def check_matrix(name: str, a: Any, xp: Any = np, *, rows: int | None = None,
+                 cols: int | None = None) -> Any:
+    """Check that ``a`` is a finite 2-D floating array with the given shape (None: any)."""
+    ndim = getattr(a, "ndim", None)
+    if ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array, got shape {getattr(a, 'shape', None)}")
+    r, c = a.shape
+    if (rows is not None and r != rows) or (cols is not None and c != cols):
+        want = f"({'any' if rows is None else rows}, {'any' if cols is None else cols})"
+        raise ValueError(f"{name} must have shape {want}, got {a.shape}")
+    if r < 1 or c < 1:
+        raise ValueError(f"{name} must be non-empty, got shape {a.shape}")
+    if not (xp.issubdtype(a.dtype, xp.floating) if hasattr(xp, "issubdtype")
+            else np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{name} must have a floating dtype, got {a.dtype}")
+    return check_finite_array(name, a, xp)
+
+
+def _range_text(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
