@@ -1,0 +1,201 @@
+"""The ``rmt`` command.
+
+Subcommands: ``prove`` (run every symbolic derivation), ``hessian`` (block ratios of a model at
+initialisation), ``verify`` (the claims, with verdicts), ``figures`` (redraw figures from stored
+results). Bad arguments print one line on stderr and exit with status 2; a failed proof or claim
+exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Sequence
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+class UsageError(Exception):
+    """A bad command-line argument; reported as one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive_int(name: str, minimum: int = 1):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {text!r}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _nonneg_float(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text!r}")
+        if not (value >= 0 and value != float("inf")):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``rmt`` command (exposed for docs and tests)."""
+    p = _Parser(prog="rmt", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    pr = sub.add_parser("prove", help="run every symbolic derivation (SymPy) and print a table")
+    pr.add_argument("ids", nargs="*", help="derivation ids to run (default: all)")
+    pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pr.add_argument("--list", action="store_true", help="list derivation ids and statements")
+
+    h = sub.add_parser("hessian", help="per-block and aggregate Hessian block ratios at init")
+    h.add_argument("--model", choices=("linear", "hidden"), default="linear")
+    h.add_argument("--loss", choices=("ce", "mse"), default="ce")
+    h.add_argument("--classes", type=_positive_int("--classes", 2), required=True, metavar="C")
+    h.add_argument("--dim", type=_positive_int("--dim"), required=True, metavar="d")
+    h.add_argument("--samples", type=_positive_int("--samples"), required=True, metavar="N")
+    h.add_argument("--hidden", type=_positive_int("--hidden"), default=None, metavar="m",
+                   help="hidden width (required for --model hidden)")
+    h.add_argument("--activation", choices=("relu", "tanh", "gelu", "identity"), default="relu")
+    h.add_argument("--sigma", type=_nonneg_float("--sigma"), default=1.0, metavar="σ",
+                   help="init scale: entries N(0, σ²/fan_in) (default 1)")
+    h.add_argument("--blocks", choices=("V", "W"), default="V",
+                   help="which layer's row blocks (W only for --model hidden)")
+    h.add_argument("--pairs", default="all",
+                   help="off-diagonal pairs for the per-block ratio: 'all' or a sample size")
+    h.add_argument("--seed", type=_positive_int("--seed", 0), default=0)
+    h.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    h.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    h.add_argument("--json", action="store_true", help="print JSON with every parameter echoed")
+    return p
+
+
+def _version() -> str:
+    from rmt import __version__
+
+    return f"rmt {__version__}"
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    import proofs
+
+    if args.list:
+        for d in proofs.registry().values():
+            print(f"{d.id:32s} {d.statement}")
+        return 0
+    try:
+        results = proofs.run_all(args.ids or None)
+    except ValueError as exc:
+        raise UsageError(f"rmt prove: {exc}") from None
+    n_fail = sum(not r.passed for _, r, _ in results)
+    if args.json:
+        print(json.dumps([{"id": d.id, "statement": d.statement, "passed": r.passed,
+                           "detail": r.detail, "seconds": round(s, 4)} for d, r, s in results],
+                         indent=2))
+    else:
+        width = max([len(d.id) for d, _, _ in results] + [5])
+        print(f"{'claim':{width}s}  {'status':6s}  {'seconds':>7s}  statement")
+        for d, r, s in results:
+            status = "passed" if r.passed else "FAILED"
+            print(f"{d.id:{width}s}  {status:6s}  {s:7.2f}  {d.statement}")
+            if not r.passed and r.detail:
+                print(f"{'':{width}s}  -> {r.detail}")
+        print(f"{len(results) - n_fail} of {len(results)} derivations passed")
+    return 1 if n_fail else 0
+
+
+def _cmd_hessian(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rmt import backend as bk
+    from rmt.hessian import block_ratio
+    from rmt.models import LinearClassifier, OneHiddenLayer
+
+    if args.model == "hidden" and args.hidden is None:
+        raise UsageError("rmt hessian: --hidden is required with --model hidden")
+    if args.model == "linear" and args.blocks == "W":
+        raise UsageError("rmt hessian: --blocks W needs --model hidden (the linear model has V only)")
+    pairs: Any = args.pairs
+    if pairs != "all":
+        try:
+            pairs = int(pairs)
+        except ValueError:
+            raise UsageError(f"rmt hessian: --pairs must be 'all' or an integer >= 1, got {pairs!r}")
+        if pairs < 1:
+            raise UsageError(f"rmt hessian: --pairs must be 'all' or an integer >= 1, got {pairs}")
+    ss_model, ss_data, ss_labels, ss_pairs = bk.spawn_seeds(args.seed, 4)
+    xp = bk.xp_for(args.backend)
+    if args.model == "linear":
+        model = LinearClassifier.init(args.classes, args.dim, args.sigma, seed=ss_model,
+                                      backend=args.backend, dtype=args.dtype)
+    else:
+        model = OneHiddenLayer.init(args.classes, args.dim, args.hidden, args.sigma,
+                                    args.activation, seed=ss_model, backend=args.backend,
+                                    dtype=args.dtype)
+    X = bk.standard_normal((args.samples, args.dim), ss_data, xp, args.dtype)
+    # Labels matter only for the hidden net's residual terms; draw them uniformly at random.
+    y = bk.asarray(np.random.default_rng(ss_labels).integers(0, args.classes, args.samples), xp)
+    t0 = time.perf_counter()
+    res = block_ratio(model, X, y=y, loss=args.loss, pairs=pairs, seed=ss_pairs,
+                      blocks=args.blocks)
+    bk.synchronize(xp)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        params = {k: v for k, v in vars(args).items() if k not in ("json", "func", "command")}
+        out = {"parameters": params, "gamma": args.dim / args.samples, "result": res.to_dict(),
+               "seconds": seconds, "device": bk.device_name(xp)}
+        print(json.dumps(out, indent=2, default=float))
+    else:
+        print(f"model={args.model} loss={args.loss} C={args.classes} d={args.dim} "
+              f"N={args.samples} gamma=d/N={args.dim / args.samples:.4g} sigma={args.sigma} "
+              f"seed={args.seed} backend={args.backend}")
+        print(res)
+        print(f"({seconds:.3f} s on {bk.device_name(xp)})")
+    return 0
+
+
+_COMMANDS = {"prove": _cmd_prove, "hessian": _cmd_hessian}
+
+
+def register_command(name: str, func) -> None:
+    """Register a subcommand handler (used by modules that add subcommands)."""
+    _COMMANDS[name] = func
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rmt`` command; returns the exit status."""
+    from rmt.backend import BackendUnavailableError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return _COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(str(exc).splitlines()[0], file=sys.stderr)
+        return 2
+    except (ValueError, BackendUnavailableError) as exc:
+        # Library validation errors name the parameter and its range: one line, status 2.
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"rmt: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

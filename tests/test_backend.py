@@ -1,0 +1,74 @@
+"""Backend selection, dtype policy and seeding."""
+
+import numpy as np
+import pytest
+
+from rmt import backend as bk
+
+
+def test_default_backend_is_numpy():
+    assert bk.xp_for(None) is np
+    assert bk.get_xp(np.zeros(3)) is np
+    assert bk.backend_name(np) == "numpy"
+
+
+@pytest.mark.parametrize("bad", ["torch", "", 3, "gpu"])
+def test_unknown_backend_names_parameter(bad):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        bk.resolve_backend(bad)
+
+
+def test_cupy_request_without_gpu_is_clear():
+    if bk.cupy_available():
+        pytest.skip("a GPU is present: the error path cannot be exercised")
+    with pytest.raises(bk.BackendUnavailableError, match="cupy"):
+        bk.xp_for("cupy")
+
+
+@pytest.mark.parametrize("dtype", [np.int64, "complex128", "float16", "nope"])
+def test_bad_dtype(dtype):
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        bk.resolve_dtype(dtype)
+
+
+def test_spawn_children_do_not_depend_on_count():
+    a = bk.spawn_seeds(123, 3)
+    b = bk.spawn_seeds(123, 64)
+    for sa, sb in zip(a, b):
+        assert np.array_equal(sa.generate_state(4), sb.generate_state(4))
+    # Spawning twice from the same parent gives the same children (no hidden counter).
+    ss = bk.as_seed_sequence(5)
+    c1 = bk.spawn_seeds(ss, 2)
+    c2 = bk.spawn_seeds(ss, 2)
+    assert np.array_equal(c1[1].generate_state(2), c2[1].generate_state(2))
+
+
+def test_seed_validation():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        bk.as_seed_sequence(-1)
+    with pytest.raises(TypeError, match="seed must be"):
+        bk.as_seed_sequence("abc")
+
+
+def test_standard_normal_reproducible_and_dtype():
+    a = bk.standard_normal((4, 3), 7)
+    b = bk.standard_normal((4, 3), 7)
+    assert np.array_equal(a, b) and a.dtype == np.float64
+    assert bk.standard_normal((2,), 7, dtype="float32").dtype == np.float32
+    with pytest.raises(ValueError, match="draw_on"):
+        bk.standard_normal((2,), 0, draw_on="gpu")
+
+
+def test_memory_and_device_name():
+    assert bk.free_memory_bytes(np) > 0
+    assert bk.device_name(np).startswith("CPU")
+
+
+@pytest.mark.gpu
+def test_cupy_roundtrip_same_draws():
+    cp = bk.get_cupy()
+    a = bk.standard_normal((5, 2), 3, cp)
+    assert bk.get_xp(a) is cp
+    assert np.array_equal(bk.to_numpy(a), bk.standard_normal((5, 2), 3))
+    with pytest.raises(ValueError, match="backend='numpy'"):
+        bk.get_xp(a, backend="numpy")
