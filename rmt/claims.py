@@ -203,6 +203,10 @@ class Claim:
         runs the largest scale below it.
     quantity : str
         What the numbers are (shown in the table), e.g. ``"C·‖H_ij‖_F/‖H_ii‖_F, per block"``.
+    figure : callable ``(ax, result_dict) -> ax``, optional
+        Draws the claim's figure from its stored result (:meth:`ClaimResult.to_dict`), so
+        ``rmt figures`` can redraw it without recomputing; the data it needs goes in
+        ``Estimate.extra``.
     """
 
     id: str
@@ -214,6 +218,7 @@ class Claim:
     rule: Rule
     scales: Mapping[str, Mapping[str, Any]]
     quantity: str = ""
+    figure: Callable[[Any, Mapping[str, Any]], Any] | None = None
 
     def params(self, scale: str) -> dict[str, Any]:
         """Parameters for ``scale``, falling back to the largest defined scale below it."""

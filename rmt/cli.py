@@ -56,7 +56,8 @@ def _nonneg_float(name: str):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rmt`` command (exposed for docs and tests)."""
-    p = _Parser(prog="rmt", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="rmt", description="rmt: random-matrix-theory verification of the block "
+                "structure of neural-network Hessians (see README.md).")
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -84,6 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     h.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     h.add_argument("--json", action="store_true", help="print JSON with every parameter echoed")
+
+    v = sub.add_parser("verify", help="run the claims and print a verdict for each")
+    v.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
+    v.add_argument("--scale", choices=("quick", "paper", "llm"), default="quick",
+                   help="quick: CPU, minutes; paper: the paper's sizes; llm: C up to 128,000 (GPU)")
+    v.add_argument("--claims", nargs="+", metavar="ID", default=None,
+                   help="claim ids to run (default: all; see --list)")
+    v.add_argument("--out", default="rmt-report", metavar="DIR",
+                   help="directory for report.md, results.json and figures (default rmt-report)")
+    v.add_argument("--seed", type=_positive_int("--seed", 0), default=0)
+    v.add_argument("--list", action="store_true", help="list claim ids and statements")
+    v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    f = sub.add_parser("figures", help="redraw every figure from a stored results file")
+    f.add_argument("--from", dest="source", required=True, metavar="RESULTS",
+                   help="results.json written by rmt verify (or its directory)")
+    f.add_argument("--out", required=True, metavar="DIR")
     return p
 
 
@@ -171,7 +189,48 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"prove": _cmd_prove, "hessian": _cmd_hessian}
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from rmt import claims as cl
+    from rmt.verify import format_table, verify, write_report
+
+    if args.list:
+        for c in cl.registry().values():
+            print(f"{c.id:34s} {c.statement}")
+        return 0
+    n_total = len(args.claims) if args.claims else len(cl.registry())
+    done = []
+
+    def progress(res: Any) -> None:
+        done.append(res)
+        if not args.quiet:
+            print(f"[{len(done)}/{n_total}] {res.claim.id}: {res.verdict.status} "
+                  f"({res.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    results = verify(args.claims, scale=args.scale, seed=args.seed, backend=args.backend,
+                     on_result=progress)
+    paths = write_report(results, args.out, backend=args.backend, seed=args.seed,
+                         command="rmt " + " ".join(sys.argv[1:]))
+    rows = [r.to_dict() for r in results]
+    print(format_table(rows))
+    n_fail = sum(r["verdict"] == "fails" for r in rows)
+    n_inc = sum(r["verdict"] == "inconclusive" for r in rows)
+    print(f"{len(rows)} claims: {len(rows) - n_fail - n_inc} hold, {n_fail} fail, "
+          f"{n_inc} inconclusive ({time.perf_counter() - t0:.1f} s). "
+          f"Report: {paths['report']}; numbers: {paths['results']}")
+    return 1 if n_fail else 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from rmt.verify import redraw_figures
+
+    written = redraw_figures(args.source, args.out)
+    print(f"{len(written)} files written to {args.out}")
+    return 0
+
+
+_COMMANDS = {"prove": _cmd_prove, "hessian": _cmd_hessian, "verify": _cmd_verify,
+             "figures": _cmd_figures}
 
 
 def register_command(name: str, func) -> None:
