@@ -43,6 +43,7 @@ __all__ = [
     "unregister",
     "registry",
     "run_claim",
+    "derived",
 ]
 
 SCALES = ("quick", "paper", "llm")
@@ -290,6 +291,28 @@ def run_claim(claim: Claim, scale: str = "quick", seed: Any = 0,
     est = claim.estimate(params, seed, backend)
     verdict = claim.rule.decide(prediction, est)
     return ClaimResult(claim, scale, params, prediction, est, verdict, time.perf_counter() - t0)
+
+
+_DERIVED: dict[str, Mapping[str, Any]] = {}
+
+
+def derived(derivation_id: str) -> Mapping[str, Any]:
+    """The SymPy objects of a derivation in ``proofs/`` (run once, then cached).
+
+    Raises RuntimeError if the derivation's own check fails: a prediction is never taken from
+    a derivation that does not hold.
+    """
+    if derivation_id not in _DERIVED:
+        import proofs  # noqa: PLC0415 - proofs/ is imported only when a claim needs it
+
+        reg = proofs.registry()
+        if derivation_id not in reg:
+            raise ValueError(f"derivation_id: unknown derivation {derivation_id!r}")
+        res = reg[derivation_id].run()
+        if not res.passed:
+            raise RuntimeError(f"derivation {derivation_id!r} failed its check: {res.detail}")
+        _DERIVED[derivation_id] = res.objects
+    return _DERIVED[derivation_id]
 
 
 def _jsonable(obj: Any) -> Any:

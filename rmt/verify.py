@@ -112,7 +112,8 @@ def format_table(rows: Iterable[Mapping[str, Any]], markdown: bool = False) -> s
                      f"{r['seconds']:.2f}"])
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
+        # A '|' inside a cell (e.g. max|H|) would end the cell: escape it.
+        lines += ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in body]
         return "\n".join(lines)
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h)
               for i, h in enumerate(head)]

@@ -1,0 +1,112 @@
+"""The `rmt` command: exit statuses, one-line errors, the issue's example commands."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rmt import claims as cl
+from rmt.cli import main
+
+
+def run(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_hessian_v0_example_from_the_issue(capsys):
+    code, out, err = run(["hessian", "--model", "linear", "--loss", "ce", "--classes", "200",
+                          "--dim", "400", "--samples", "800", "--sigma", "0", "--json",
+                          "--pairs", "300"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    res = doc["result"]
+    # Float precision: ratios of BLAS sums in float64, relative error ≲ (d + C)·eps ≈ 1.3e-13.
+    assert math.isclose(res["per_block_mean"], 1 / 199, rel_tol=1e-12)
+    assert math.isclose(res["aggregate"], 1 / math.sqrt(199), rel_tol=1e-12)
+    assert doc["parameters"]["classes"] == 200 and doc["parameters"]["sigma"] == 0
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["hessian", "--classes", "1", "--dim", "3", "--samples", "4"], "--classes"),
+    (["hessian", "--classes", "3", "--dim", "-3", "--samples", "4"], "--dim"),
+    (["hessian", "--classes", "3", "--dim", "3", "--samples", "0"], "--samples"),
+    (["hessian", "--classes", "3", "--dim", "3", "--samples", "4", "--loss", "hinge"], "--loss"),
+    (["hessian", "--classes", "3", "--dim", "3", "--samples", "4", "--backend", "tpu"],
+     "--backend"),
+    (["hessian", "--classes", "3", "--dim", "3", "--samples", "4", "--sigma", "nan"],
+     "--sigma"),
+    (["hessian", "--model", "hidden", "--classes", "3", "--dim", "3", "--samples", "4"],
+     "--hidden"),
+    (["hessian", "--classes", "3", "--dim", "3", "--samples", "4", "--pairs", "x"], "--pairs"),
+    (["verify", "--claims", "no-such-claim", "--out", "unused"], "no-such-claim"),
+    (["verify", "--scale", "huge"], "--scale"),
+    (["figures", "--from", "/nonexistent/results.json", "--out", "x"], "no results file"),
+    (["prove", "no-such-derivation"], "no-such-derivation"),
+])
+def test_bad_arguments_one_line_exit_2(args, needle, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and needle in err, err
+
+
+def test_hidden_model_runs(capsys):
+    code, out, err = run(["hessian", "--model", "hidden", "--hidden", "4", "--classes", "5",
+                          "--dim", "6", "--samples", "20", "--blocks", "W", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["result"]["blocks"] == "W"
+
+
+def test_prove_subset_and_list(capsys):
+    code, out, _ = run(["prove", "identities.uniform_ratio", "identities.row_sums"], capsys)
+    assert code == 0 and "2 of 2 derivations passed" in out
+    code, out, _ = run(["prove", "--list"], capsys)
+    assert code == 0 and "identities.psd" in out
+
+
+def _planted_claim(prediction):
+    def estimate(params, seed, backend):
+        x = np.random.default_rng(seed).normal(1.0, 1.0, 2000)
+        return cl.Estimate(x.mean(), x.std(ddof=1) / math.sqrt(x.size), x.size, dof=x.size - 1)
+
+    return cl.Claim(id="planted-wrong", statement="a planted claim", latex="$x$", proof=None,
+                    predict=lambda p: prediction, estimate=estimate, rule=cl.WithinCI(0.99, 0.5),
+                    scales={"quick": {}}, quantity="sample mean")
+
+
+def test_verify_planted_false_claim_fails_with_nonzero_exit(tmp_path, capsys):
+    # The mean of 2000 N(1, 1) draws has SE 0.022: a prediction of 2 is 45 SE away.
+    cl.register(_planted_claim(2.0))
+    try:
+        code, out, err = run(["verify", "--claims", "planted-wrong", "--out", str(tmp_path),
+                              "--quiet"], capsys)
+    finally:
+        cl.unregister("planted-wrong")
+    assert code == 1
+    assert "fails" in out
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["claims"][0]["verdict"] == "fails"
+    assert (tmp_path / "report.md").read_text().count("planted-wrong") >= 2
+
+
+def test_verify_and_redraw_figures(tmp_path, capsys):
+    out_dir = tmp_path / "rep"
+    code, out, err = run(["verify", "--claims", "linear-ce-v0-per-block", "linear-ce-psd",
+                          "--out", str(out_dir)], capsys)
+    assert code == 0, err
+    assert (out_dir / "figures" / "linear-ce-v0-per-block.pdf").exists()
+    assert not list(out_dir.glob(".*.tmp"))
+    code, out, err = run(["figures", "--from", str(out_dir / "results.json"), "--out",
+                          str(tmp_path / "redrawn")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "redrawn" / "linear-ce-v0-per-block.png").exists()
+
+
+def test_console_script_module_entry():
+    proc = subprocess.run([sys.executable, "-m", "rmt.cli", "hessian", "--classes", "0",
+                           "--dim", "2", "--samples", "2"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
