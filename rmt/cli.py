@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="init scale: entries N(0, σ²/fan_in) (default 1)")
     h.add_argument("--blocks", choices=("V", "W"), default="V",
                    help="which layer's row blocks (W only for --model hidden)")
-    h.add_argument("--pairs", default="all",
-                   help="off-diagonal pairs for the per-block ratio: 'all' or a sample size")
+    h.add_argument("--pairs", default="auto",
+                   help="off-diagonal pairs for the per-block ratio: 'auto' (all up to 4096, "
+                        "else a seeded sample of 4096), 'all', or a sample size")
     h.add_argument("--seed", type=_positive_int("--seed", 0), default=0)
     h.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     h.add_argument("--dtype", choices=("float64", "float32"), default="float64")
@@ -151,13 +152,15 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
     if args.model == "linear" and args.blocks == "W":
         raise UsageError("rmt hessian: --blocks W needs --model hidden (the linear model has V only)")
     pairs: Any = args.pairs
-    if pairs != "all":
+    if pairs not in ("all", "auto"):
         try:
             pairs = int(pairs)
         except ValueError:
-            raise UsageError(f"rmt hessian: --pairs must be 'all' or an integer >= 1, got {pairs!r}")
+            raise UsageError("rmt hessian: --pairs must be 'auto', 'all' or an integer >= 1, "
+                             f"got {pairs!r}") from None
         if pairs < 1:
-            raise UsageError(f"rmt hessian: --pairs must be 'all' or an integer >= 1, got {pairs}")
+            raise UsageError("rmt hessian: --pairs must be 'auto', 'all' or an integer >= 1, "
+                             f"got {pairs}")
     ss_model, ss_data, ss_labels, ss_pairs = bk.spawn_seeds(args.seed, 4)
     xp = bk.xp_for(args.backend)
     if args.model == "linear":
