@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from rmt.models import (LinearClassifier, OneHiddenLayer, activation_functions, log_softmax,
                         loss_value, softmax)
+from rmt.testing.strategies import linear_models, logit_matrices
 
 
 def test_linear_init_shapes_and_scale():
@@ -42,6 +43,27 @@ def test_softmax_extreme_logits_finite_and_exact(a, b, c):
     others = sorted([a, b, c])[:2]
     expected = -np.log1p(sum(np.exp(o - zmax) for o in others))
     assert np.isclose(L.max(), expected, rtol=1e-12, atol=1e-15)
+
+
+@given(logit_matrices(max_abs=1e4))
+def test_softmax_rows_on_the_simplex_for_extreme_logits(Z):
+    P = softmax(Z)
+    L = log_softmax(Z)
+    assert np.all(np.isfinite(L)) and np.all(P >= 0)
+    # Each row sums to 1 up to C rounding errors of the normalising division: C·eps.
+    C = Z.shape[1]
+    assert np.all(np.abs(P.sum(axis=1) - 1) <= C * np.finfo(float).eps)
+    # log-softmax is shift-invariant: subtracting the row max changes nothing beyond rounding
+    # of the shifted logits, |Δ| ≤ eps·max|z| (≤ 1e4·eps ≈ 2e-12).
+    Ls = log_softmax(Z - Z.max(axis=1, keepdims=True))
+    assert np.allclose(L, Ls, rtol=0, atol=4 * np.finfo(float).eps * (1 + np.abs(Z).max()))
+
+
+@given(linear_models(dim=st.integers(1, 8)))
+def test_init_roundtrip_of_parameters(model):
+    theta = model.parameters()
+    assert theta.shape == (model.n_classes * model.dim,)
+    assert np.array_equal(model.with_parameters(theta).V, model.V)
 
 
 def test_softmax_of_1e4_logits_is_exact():
