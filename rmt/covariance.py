@@ -1,0 +1,519 @@
+"""Weighted sample covariances ``B = (1/N) Xᵀ diag(w) X`` with dependent or independent weights.
+
+The Hessian block ``H_ij`` of the linear cross-entropy model is such a covariance: the data
+``x_n`` (rows of ``X``) enter both the outer products ``x_n x_nᵀ`` and, through the softmax
+probabilities ``p_n = softmax(V x_n)``, the weights ``w_n = A_n[i, j]``.
+
+Weights
+-------
+``"diag"``
+    ``a_n = p_ni (1 − p_ni)`` — the weight of a diagonal block ``H_ii``.
+``"offdiag"``
+    ``a_n = −p_ni p_nj`` — the weight of an off-diagonal block ``H_ij`` (``i ≠ j``).
+callable
+    ``f(Z) -> a`` applied to a row block ``Z`` of the logits (shape ``(n, C)``), returning the
+    ``n`` weights of those rows. Weights are computed in row blocks so that memory stays bounded
+    for large ``C``; ``f`` must therefore act row by row.
+
+``coupling="dependent"`` uses ``w_n = f(V x_n)`` on the same data as the outer products (the
+Hessian). ``coupling="independent"`` uses ``w̃_n = f(V x̃_n)`` with ``x̃_n`` an independent copy
+of ``x_n`` (same law, same ``V``): the weights have the same marginal law but are independent of
+``X`` — the other end of the proof's Lindeberg path.
+
+``scale`` multiplies the weights: a float, or ``"C"``, ``"C2"``, ``"-C"``, ``"-C2"`` for
+``±C`` and ``±C²`` (``C·H_ii`` uses ``weights="diag", scale="C"``; ``−C²·H_ij`` uses
+``weights="offdiag", scale="-C2"``, whose weights ``C² p_i p_j`` are positive).
+
+Randomness
+----------
+:func:`draw_covariance` spawns three children of ``SeedSequence(seed)``: child 0 draws ``X``,
+child 1 the model ``V`` (unless a model is given), child 2 the independent copy ``X̃``. So the
+dependent and independent draws for one seed share ``X`` and ``V`` and differ only in the
+weights. The Monte Carlo engine (:mod:`rmt.montecarlo`) gives trial ``t`` the ``t``-th child of
+``SeedSequence(seed).spawn`` and passes it here as ``seed``.
+
+Draws are made on the host with NumPy by default (``draw_on="host"``), so the NumPy and CuPy
+backends see the same numbers for the same seed; ``draw_on="device"`` draws with CuPy's own
+generator (fast at large sizes, different numbers, still reproducible from the seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from . import backend as bk
+from .models import LinearClassifier, softmax
+from .validation import check_choice, check_finite_array, check_int, check_real
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "WEIGHTS",
+    "COUPLINGS",
+    "draw_data",
+    "block_weights",
+    "resolve_scale",
+    "weighted_covariance",
+    "WeightedCovarianceOperator",
+    "CovarianceDraw",
+    "draw_covariance",
+]
+
+DISTRIBUTIONS = ("gaussian", "rademacher", "student_t")
+WEIGHTS = ("diag", "offdiag")
+COUPLINGS = ("dependent", "independent")
+_SCALE_NAMES = {"C": (1, 1), "C2": (1, 2), "-C": (-1, 1), "-C2": (-1, 2)}
+#: Fraction of the free memory that one row block of logits may take.
+_ROW_BLOCK_MEMORY_FRACTION = 0.1
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+def _generator(seed: Any, xp: ModuleType, draw_on: str) -> tuple[Any, ModuleType]:
+    if draw_on == "device" and bk.backend_name(xp) == "cupy":
+        return bk.default_rng(seed, xp), xp
+    return bk.default_rng(seed, np), np
+
+
+def draw_data(n_samples: int, dim: int, seed: Any = None, *, distribution: str = "gaussian",
+              df: float = 5.0, backend: str | None = None, dtype: Any = None,
+              draw_on: str = "host") -> Any:
+    """Draw a data matrix ``X`` of shape ``(N, d)`` with iid, mean-zero, unit-variance entries.
+
+    Parameters
+    ----------
+    n_samples : int, >= 1
+        Number of samples ``N`` (rows).
+    dim : int, >= 1
+        Dimension ``d`` (columns).
+    seed : int, SeedSequence or Generator, optional
+        Source of randomness; the same seed gives the same ``X``.
+    distribution : {"gaussian", "rademacher", "student_t"}
+        Law of the entries: standard normal; ±1 with probability ½ each; Student-t with ``df``
+        degrees of freedom rescaled to unit variance, ``t·√((ν−2)/ν)`` (heavy tails, for
+        universality checks).
+    df : float, > 2
+        Degrees of freedom ``ν`` of the Student-t law (ignored otherwise). Drawn as
+        ``Z / √(2G/ν)`` with ``G ~ Gamma(ν/2)``.
+    backend : {"numpy", "cupy"}, optional
+    dtype : float32 or float64 (default)
+    draw_on : {"host", "device"}
+        ``"host"`` draws with NumPy (identical numbers on both backends); ``"device"`` draws with
+        CuPy's generator when the backend is CuPy (faster, different numbers).
+
+    Returns
+    -------
+    array, shape (N, d)
+    """
+    N = check_int("n_samples", n_samples, 1)
+    d = check_int("dim", dim, 1)
+    dist = check_choice("distribution", distribution, DISTRIBUTIONS)
+    nu = check_real("df", df, 2.0, strict_min=True) if dist == "student_t" else None
+    draw_on = check_choice("draw_on", draw_on, ("host", "device"))
+    xp = bk.xp_for(backend)
+    dt = bk.resolve_dtype(dtype)
+    rng, gxp = _generator(seed, xp, draw_on)
+    if dist == "gaussian":
+        X = rng.standard_normal((N, d), dtype=dt)
+    elif dist == "rademacher":
+        X = (2.0 * (rng.random((N, d), dtype=dt) < 0.5) - 1.0).astype(dt)
+    else:
+        Z = rng.standard_normal((N, d), dtype=dt)
+        G = rng.standard_gamma(nu / 2.0, size=(N, d), dtype=dt)
+        # t = Z / sqrt(chi2_nu / nu) with chi2_nu = 2 G; unit variance needs the factor
+        # sqrt((nu - 2)/nu) since Var t_nu = nu / (nu - 2).
+        X = (Z / gxp.sqrt(2.0 * G / nu) * np.sqrt((nu - 2.0) / nu)).astype(dt)
+    return bk.asarray(X, xp) if gxp is np else X
+
+
+# --------------------------------------------------------------------------------------------
+# Weights
+# --------------------------------------------------------------------------------------------
+
+def resolve_scale(scale: Any, n_classes: int | None) -> float:
+    """The numeric weight multiplier for ``scale`` (a float, or ``"C"``, ``"C2"``, ``"-C"``,
+    ``"-C2"`` meaning ``±C`` or ``±C²`` for ``n_classes = C``)."""
+    if isinstance(scale, str):
+        if scale not in _SCALE_NAMES:
+            raise ValueError(f"scale must be a finite real number or one of "
+                             f"{tuple(_SCALE_NAMES)}, got {scale!r}")
+        if n_classes is None:
+            raise ValueError(f"scale={scale!r} needs the number of classes C (a model)")
+        sign, power = _SCALE_NAMES[scale]
+        return float(sign * n_classes ** power)
+    return check_real("scale", scale)
+
+
+def _row_block_size(n_rows: int, n_cols: int, itemsize: int, xp: ModuleType,
+                    memory_budget: int | None) -> int:
+    budget = bk.free_memory_bytes(xp) if memory_budget is None else int(memory_budget)
+    # Softmax of one row block holds about 3 arrays of its size (logits, shifted, exp).
+    per_row = 3 * max(n_cols, 1) * itemsize
+    return int(max(1, min(n_rows, (_ROW_BLOCK_MEMORY_FRACTION * budget) // per_row)))
+
+
+def block_weights(model: Any, X: Any, weights: str | Callable[[Any], Any] = "diag",
+                  block: tuple[int, int] | int | None = None, *,
+                  memory_budget: int | None = None) -> Any:
+    """Per-sample weights ``a_n`` of one Hessian block, computed from the logits in row blocks.
+
+    Parameters
+    ----------
+    model : LinearClassifier or any object with ``logits(X)`` and ``n_classes``
+    X : array, shape (N, d)
+        Data whose logits define the weights.
+    weights : {"diag", "offdiag"} or callable
+        ``"diag"``: ``p_i(1 − p_i)``; ``"offdiag"``: ``−p_i p_j``; a callable ``f(Z)`` maps a
+        row block of logits ``Z`` (shape ``(n, C)``) to ``n`` weights.
+    block : int or (int, int), optional
+        Block indices: ``i`` (default 0) for ``"diag"``, ``(i, j)`` with ``i ≠ j`` (default
+        ``(0, 1)``) for ``"offdiag"``; ignored for a callable.
+    memory_budget : int, optional
+        Bytes the logits of one row block may use (default: a tenth of the free memory).
+
+    Returns
+    -------
+    array, shape (N,)
+        Finite weights in the dtype of ``X``.
+    """
+    xp = bk.get_xp(X)
+    C = int(model.n_classes)
+    N = int(X.shape[0])
+    if callable(weights):
+        fn = weights
+    else:
+        kind = check_choice("weights", weights, WEIGHTS)
+        i, j = _block_indices(kind, block, C)
+        if kind == "diag":
+            def fn(Z: Any) -> Any:
+                p = softmax(Z)[:, i]
+                return p * (1 - p)
+        else:
+            def fn(Z: Any) -> Any:
+                P = softmax(Z)
+                return -P[:, i] * P[:, j]
+    rows = _row_block_size(N, C, np.dtype(X.dtype).itemsize, xp, memory_budget)
+    out = xp.empty(N, dtype=X.dtype)
+    for start in range(0, N, rows):
+        stop = min(N, start + rows)
+        a = fn(model.logits(X[start:stop]))
+        a = xp.asarray(a)
+        if a.shape != (stop - start,):
+            raise ValueError(f"weights callable must return one weight per row, shape "
+                             f"({stop - start},), got {tuple(a.shape)}")
+        out[start:stop] = a
+    return check_finite_array("weights", out, xp)
+
+
+def _block_indices(kind: str, block: Any, C: int) -> tuple[int, int]:
+    if kind == "diag":
+        if block is None:
+            block = 0
+        if isinstance(block, (tuple, list)):
+            if len(block) != 2 or block[0] != block[1]:
+                raise ValueError(f"block for weights='diag' must be an index i or a pair (i, i), "
+                                 f"got {block!r}")
+            block = block[0]
+        i = check_int("block", block, 0, C - 1)
+        return i, i
+    if block is None:
+        block = (0, 1)
+    if not isinstance(block, (tuple, list)) or len(block) != 2:
+        raise ValueError(f"block for weights='offdiag' must be a pair (i, j) with i != j, "
+                         f"got {block!r}")
+    i = check_int("block[0]", block[0], 0, C - 1)
+    j = check_int("block[1]", block[1], 0, C - 1)
+    if i == j:
+        raise ValueError(f"block for weights='offdiag' must have i != j, got ({i}, {j})")
+    return i, j
+
+
+# --------------------------------------------------------------------------------------------
+# The covariance: formed or matrix-free
+# --------------------------------------------------------------------------------------------
+
+def _check_xw(X: Any, w: Any) -> tuple[ModuleType, Any]:
+    xp = bk.get_xp(X, w)
+    if getattr(X, "ndim", None) != 2:
+        raise ValueError(f"X must be a 2-D array of shape (N, d), got shape {getattr(X, 'shape', None)}")
+    N, d = X.shape
+    if N < 1 or d < 1:
+        raise ValueError(f"X must have N >= 1 rows and d >= 1 columns, got shape {X.shape}")
+    if not np.issubdtype(np.dtype(X.dtype), np.floating):
+        raise ValueError(f"X must have a floating dtype, got {X.dtype}")
+    w = bk.asarray(w, xp, X.dtype)
+    if w.shape != (N,):
+        raise ValueError(f"w must have shape ({N},) to match X, got {tuple(w.shape)}")
+    check_finite_array("w", w, xp)
+    return xp, w
+
+
+def weighted_covariance(X: Any, w: Any, *, check: bool = True) -> Any:
+    """The formed matrix ``B = (1/N) Xᵀ diag(w) X`` (``d × d``, exactly symmetric).
+
+    Computed as ``(Y₊ᵀY₊ − Y₋ᵀY₋)/N`` with ``Y± = √(w±) X`` over the rows of positive and
+    negative weight, so each product is a symmetric rank-k update (SYRK on NumPy: half the flops
+    of a general product, and an exactly symmetric result).
+
+    Parameters
+    ----------
+    X : array, shape (N, d)
+        Data, one sample per row (NumPy or CuPy).
+    w : array, shape (N,)
+        Finite weights (any sign).
+    check : bool
+        Validate shapes and finiteness (default True; the Monte Carlo engine skips it).
+
+    Returns
+    -------
+    array, shape (d, d)
+    """
+    if check:
+        xp, w = _check_xw(X, w)
+    else:
+        xp = bk.get_xp(X)
+    N = X.shape[0]
+    pos = w > 0
+    neg = w < 0
+    n_pos = int(pos.sum())
+    n_neg = int(neg.sum())
+    B = None
+    for mask, count, sign in ((pos, n_pos, 1.0), (neg, n_neg, -1.0)):
+        if count == 0:
+            continue
+        if count == N:
+            Y = X * xp.sqrt(sign * w)[:, None]
+        else:
+            Y = X[mask] * xp.sqrt(sign * w[mask])[:, None]
+        G = Y.T @ Y  # NumPy recognises Yᵀ·Y and calls SYRK
+        if B is None:
+            B = G
+            if sign < 0:
+                B *= -1.0
+        elif sign > 0:
+            B += G
+        else:
+            B -= G
+    if B is None:
+        B = xp.zeros((X.shape[1], X.shape[1]), dtype=X.dtype)
+    B /= N
+    return B
+
+
+class WeightedCovarianceOperator:
+    """Matrix-free ``B = (1/N) Xᵀ diag(w) X``: ``v ↦ Xᵀ(w ∘ Xv)/N``, never forming ``B``.
+
+    Memory is that of ``X`` (``N·d``) instead of ``d²``, and a product with ``k`` vectors costs
+    two GEMMs of ``2Ndk`` flops (reads ``X`` twice), so for large ``d`` the spectrum is reached by
+    Lanczos (:mod:`rmt.spectra`) at far less than the ``O(d³)`` of forming and diagonalising.
+
+    Parameters
+    ----------
+    X : array, shape (N, d)
+    w : array, shape (N,)
+
+    Attributes
+    ----------
+    shape : (int, int)
+        ``(d, d)``.
+    dtype : numpy.dtype
+    xp : module
+        NumPy or CuPy.
+    """
+
+    def __init__(self, X: Any, w: Any) -> None:
+        xp, w = _check_xw(X, w)
+        self.X = X
+        self.w = w
+        self.xp = xp
+        self._w_over_n = w / X.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        d = int(self.X.shape[1])
+        return (d, d)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.X.dtype)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    def matvec(self, v: Any) -> Any:
+        """``B v`` for a vector of shape ``(d,)`` (or ``(d, 1)``)."""
+        v = self._check_vec(v, 1)
+        return self.X.T @ (self._w_over_n * (self.X @ v)) if v.ndim == 1 else self.matmat(v)
+
+    def matmat(self, V: Any) -> Any:
+        """``B V`` for a block of vectors of shape ``(d, k)`` (two GEMMs)."""
+        V = self._check_vec(V, 2)
+        return self.X.T @ (self._w_over_n[:, None] * (self.X @ V))
+
+    def __matmul__(self, V: Any) -> Any:
+        V = self._check_vec(V, None)
+        return self.matvec(V) if V.ndim == 1 else self.matmat(V)
+
+    def rmatvec(self, v: Any) -> Any:
+        """``Bᵀ v = B v`` (``B`` is symmetric)."""
+        return self.matvec(v)
+
+    def trace(self) -> float:
+        """``tr B = (1/N) Σ_n w_n ‖x_n‖²`` exactly, in O(N·d)."""
+        return float(self.xp.sum(self._w_over_n * self.xp.sum(self.X * self.X, axis=1)))
+
+    def to_dense(self) -> Any:
+        """The formed ``d × d`` matrix (:func:`weighted_covariance`)."""
+        return weighted_covariance(self.X, self.w, check=False)
+
+    def to_scipy(self) -> Any:
+        """A :class:`scipy.sparse.linalg.LinearOperator` (NumPy backend only)."""
+        if bk.backend_name(self.xp) != "numpy":
+            raise ValueError("to_scipy() needs the NumPy backend; on CuPy use "
+                             "cupyx.scipy.sparse.linalg.LinearOperator or matmat directly")
+        from scipy.sparse.linalg import LinearOperator  # noqa: PLC0415
+
+        return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.matvec,
+                              matmat=self.matmat, dtype=self.dtype)
+
+    def _check_vec(self, v: Any, ndim: int | None) -> Any:
+        v = bk.asarray(v, self.xp) if bk.get_xp(v) is not self.xp else v
+        d = self.shape[0]
+        if ndim == 1 and v.ndim == 2 and v.shape[1] == 1:
+            return v
+        if (ndim is not None and v.ndim != ndim) or v.ndim not in (1, 2) or v.shape[0] != d:
+            want = f"({d},)" if ndim == 1 else f"({d}, k)"
+            raise ValueError(f"v must have shape {want}, got {tuple(v.shape)}")
+        return v
+
+    def __repr__(self) -> str:
+        return (f"WeightedCovarianceOperator(d={self.shape[0]}, N={self.n_samples}, "
+                f"dtype={self.dtype}, backend={bk.backend_name(self.xp)})")
+
+
+# --------------------------------------------------------------------------------------------
+# One draw of the whole pipeline
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class CovarianceDraw:
+    """Data and weights of one draw; ``matrix()`` or ``operator()`` give ``B``.
+
+    Attributes
+    ----------
+    X : array, shape (N, d)
+    w : array, shape (N,)
+        Weights after scaling.
+    model : LinearClassifier (or the model passed in)
+    coupling : {"dependent", "independent"}
+    scale : float
+        The numeric multiplier applied to the block weights.
+    """
+
+    X: Any
+    w: Any
+    model: Any
+    coupling: str
+    scale: float
+
+    @property
+    def xp(self) -> ModuleType:
+        return bk.get_xp(self.X)
+
+    @property
+    def dim(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    def matrix(self) -> Any:
+        """``B = (1/N) Xᵀ diag(w) X`` formed (``d × d``)."""
+        return weighted_covariance(self.X, self.w, check=False)
+
+    def operator(self) -> WeightedCovarianceOperator:
+        """``B`` as a matrix-free operator."""
+        return WeightedCovarianceOperator(self.X, self.w)
+
+
+def draw_covariance(dim: int, n_samples: int, seed: Any = None, *, n_classes: int = 10,
+                    sigma: float = 1.0, model: Any = None,
+                    weights: str | Callable[[Any], Any] = "diag",
+                    block: tuple[int, int] | int | None = None, coupling: str = "dependent",
+                    scale: float | str = 1.0, distribution: str = "gaussian", df: float = 5.0,
+                    backend: str | None = None, dtype: Any = None, draw_on: str = "host",
+                    memory_budget: int | None = None) -> CovarianceDraw:
+    """Draw ``X``, the model and the weights of one weighted covariance.
+
+    Parameters
+    ----------
+    dim : int, >= 1
+        Dimension ``d``.
+    n_samples : int, >= 1
+        Number of samples ``N``.
+    seed : int, SeedSequence or Generator, optional
+        Children 0, 1, 2 of ``SeedSequence(seed)`` draw ``X``, the model and ``X̃``.
+    n_classes : int, >= 2
+        ``C`` for the model drawn here (ignored when ``model`` is given).
+    sigma : float, >= 0
+        Logit scale of the model drawn here: ``V_ij ~ N(0, σ²/d)``.
+    model : LinearClassifier, optional
+        A fixed model (its ``dim`` must equal ``dim``); default: a fresh
+        ``LinearClassifier.init(n_classes, dim, sigma)`` from child 1.
+    weights, block
+        As for :func:`block_weights`.
+    coupling : {"dependent", "independent"}
+        Weights from ``X`` itself, or from an independent copy ``X̃`` (same law).
+    scale : float or {"C", "C2", "-C", "-C2"}
+        Multiplier of the weights (see :func:`resolve_scale`).
+    distribution, df, draw_on
+        As for :func:`draw_data` (``X̃`` has the law of ``X``).
+    backend : {"numpy", "cupy"}, optional
+    dtype : float32 or float64 (default)
+    memory_budget : int, optional
+        Bytes for the row blocks of logits (default: from the free memory).
+
+    Returns
+    -------
+    CovarianceDraw
+
+    Examples
+    --------
+    >>> draw = draw_covariance(50, 100, seed=0, weights="offdiag", scale="-C2")
+    >>> draw.matrix().shape, draw.operator().shape, bool((draw.w > 0).all())
+    ((50, 50), (50, 50), True)
+    """
+    d = check_int("dim", dim, 1)
+    N = check_int("n_samples", n_samples, 1)
+    coupling = check_choice("coupling", coupling, COUPLINGS)
+    dt = bk.resolve_dtype(dtype)
+    xp = bk.xp_for(backend)
+    ss_x, ss_model, ss_tilde = bk.spawn_seeds(seed, 3)
+    if model is None:
+        model = LinearClassifier.init(n_classes, d, sigma, seed=ss_model,
+                                      backend=bk.backend_name(xp), dtype=dt)
+    else:
+        if int(model.dim) != d:
+            raise ValueError(f"model.dim must equal dim = {d}, got {model.dim}")
+        if bk.backend_name(model.xp) != bk.backend_name(xp):
+            raise ValueError(f"model lives on {bk.backend_name(model.xp)} but backend is "
+                             f"{bk.backend_name(xp)}")
+    s = resolve_scale(scale, int(model.n_classes))
+    X = draw_data(N, d, ss_x, distribution=distribution, df=df, backend=bk.backend_name(xp),
+                  dtype=dt, draw_on=draw_on)
+    if coupling == "dependent":
+        source = X
+    else:
+        source = draw_data(N, d, ss_tilde, distribution=distribution, df=df,
+                           backend=bk.backend_name(xp), dtype=dt, draw_on=draw_on)
+    w = block_weights(model, source, weights, block, memory_budget=memory_budget)
+    if s != 1.0:
+        w = w * s
+    return CovarianceDraw(X=X, w=w, model=model, coupling=coupling, scale=s)
