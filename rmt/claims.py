@@ -37,6 +37,7 @@ __all__ = [
     "WithinCI",
     "ExactWithin",
     "RateWithinCI",
+    "AtMost",
     "Claim",
     "ClaimResult",
     "register",
@@ -176,7 +177,35 @@ class RateWithinCI:
                                 f"[{lo:.4g}, {hi:.4g}]")
 
 
-Rule = WithinCI | ExactWithin | RateWithinCI
+@dataclass(frozen=True)
+class AtMost:
+    """For bounds: the prediction is an upper bound (e.g. a finite-size bound on a distance);
+    holds when ``estimate + z·SE ≤ prediction`` at one-sided confidence ``level``, fails when
+    ``estimate − z·SE > prediction``, and is inconclusive in between. ``basis`` says where the
+    bound comes from (shown in the verdict)."""
+
+    basis: str
+    level: float = 0.99
+
+    def __post_init__(self) -> None:
+        check_probability("level", self.level)
+
+    def decide(self, prediction: float, est: Estimate) -> Verdict:
+        z = float(stats.norm.ppf(self.level)) if est.stderr > 0 else 0.0
+        lo, hi = est.value - z * est.stderr, est.value + z * est.stderr
+        if hi <= prediction:
+            return Verdict("holds", f"estimate {est.value:.4g} (upper {100 * self.level:g}% "
+                                    f"bound {hi:.4g}) ≤ bound {prediction:.4g} ({self.basis})")
+        if lo > prediction:
+            return Verdict("fails", f"estimate {est.value:.4g} exceeds the bound "
+                                    f"{prediction:.4g} ({self.basis})")
+        need = math.ceil(est.n_trials * (z * est.stderr / max(prediction - est.value, 1e-300))
+                         ** 2) if prediction > est.value else None
+        return Verdict("inconclusive", f"bound {prediction:.4g} inside the interval "
+                                       f"[{lo:.4g}, {hi:.4g}] ({self.basis})", need)
+
+
+Rule = WithinCI | ExactWithin | RateWithinCI | AtMost
 
 
 @dataclass(frozen=True)

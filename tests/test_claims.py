@@ -78,3 +78,12 @@ def test_scale_fallback_and_registry():
             cl.register(_planted(2.0))
     finally:
         cl.unregister(c.id)
+
+
+def test_at_most_rule():
+    rule = cl.AtMost(basis="test bound", level=0.99)
+    assert rule.decide(0.05, cl.Estimate(0.01, 0.001, 10)).status == "holds"
+    assert rule.decide(0.05, cl.Estimate(0.08, 0.001, 10)).status == "fails"
+    v = rule.decide(0.05, cl.Estimate(0.049, 0.01, 10))
+    assert v.status == "inconclusive" and "test bound" in v.reason
+    assert rule.decide(0.05, cl.Estimate(0.04)).status == "holds"  # deterministic
