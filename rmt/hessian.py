@@ -930,9 +930,10 @@ class BlockRatio:
             f"Block ratio: {self.model} model, {self.loss.upper()} loss, blocks = rows of "
             f"{self.blocks} ({self.n_blocks} blocks of {shape}); {size}; {self.dtype} on "
             f"{self.backend}",
-            f"  aggregate (sum_i!=j |H_ij|^2 / sum_i |H_ii|^2)^1/2 = {self.aggregate:.6g}"
-            f"  [off = {self.off_diagonal_sq_sum:.6g}, diag = {self.diagonal_sq_sum:.6g}]",
-            f"  per block |H_ij|/|H_ii| ({how} {self.n_pairs} of {self.n_pairs_total} ordered "
+            f"  aggregate, all blocks: (Σ_i≠j ‖H_ij‖²_F / Σ_i ‖H_ii‖²_F)^1/2 = {self.aggregate:.6g}"
+            f"  [Σ_i≠j ‖H_ij‖²_F = {self.off_diagonal_sq_sum:.6g}, "
+            f"Σ_i ‖H_ii‖²_F = {self.diagonal_sq_sum:.6g}]",
+            f"  per block ‖H_ij‖_F/‖H_ii‖_F ({how} {self.n_pairs} of {self.n_pairs_total} ordered "
             f"pairs): mean {self.per_block_mean:.6g} +- {self.per_block_sem:.2g} (sem), "
             f"{pct} CI [{self.per_block_ci_low:.6g}, {self.per_block_ci_high:.6g}], "
             f"std {self.per_block_std:.3g}, range [{self.per_block_min:.4g}, "
