@@ -1,10 +1,14 @@
 """Spectra of a diagonal and an off-diagonal Hessian block of the linear CE model vs their laws.
 
     python -m simulations.block_spectra --help
-    python -m simulations.block_spectra --dim 400 --n-samples 800 --trials 20 --out results/block_spectra
+    python -m simulations.block_spectra                                   # CPU defaults, < 1 min
+    python -m simulations.block_spectra --n-classes 10 100 --sigma 0.5 1 --trials 50
+    python -m simulations.block_spectra --scheduler processes             # local worker processes
+    python -m simulations.block_spectra --scheduler tcp://HOST:8786       # a Dask cluster
+    python -m simulations.block_spectra --redraw                          # figure from the file
 
 For the linear model ``z = V x`` at initialisation (``V_ij ~ N(0, σ²/d)``, ``x ~ N(0, I_d)``) it
-simulates, trial by trial (trial ``t`` uses child ``t`` of ``SeedSequence(seed)``):
+simulates
 
 * ``C·H_ii``  — weights ``C·p_i(1 − p_i)`` (diagonal block ``i = 0``),
 * ``−C²·H_ij`` — weights ``C²·p_i p_j`` (off-diagonal block ``(0, 1)``),
@@ -17,37 +21,77 @@ copy: the other end of the proof's Lindeberg path). Within a trial all four matr
 Each spectrum is compared with the weighted Marchenko–Pastur law of its block weight
 (:class:`rmt.laws.WeightedMP` with :func:`rmt.laws.diagonal_block_weights` /
 :func:`rmt.laws.offdiagonal_block_weights`), which is the limit for independent weights and,
-by the Lindeberg argument, for the Hessian blocks too. Reported per block and coupling: the
-mean empirical spectral density on a fixed grid with 95% t-intervals, the Kolmogorov–Smirnov
-distance of each trial's spectrum to the law (mean ± CI), the first moments against the law's,
-and the KS distance between the coupled dependent and independent spectra.
+by the Lindeberg argument, for the Hessian blocks too.
 
-Writes ``OUT.json`` (atomically) and the figure ``OUT.pdf`` / ``OUT.png``.
+The sweep
+---------
+It runs as a sweep through :mod:`rmt.sweep`: the cells are ``--n-classes`` × ``--sigma`` (both
+take several values) × ``--trials`` seeds. A cell is one trial: cell ``i`` draws from child ``i``
+of ``SeedSequence(--seed)`` (see :class:`rmt.sweep.Grid`) and returns, for each block and
+coupling, the histogram counts of the eigenvalues on a fixed grid (the law's support padded by
+10% below and 15% above, ``--bins`` bins), the first three moments, the extreme eigenvalues,
+the Kolmogorov–Smirnov distance to the law, and per block the KS distance between the coupled
+dependent and independent spectra. Each finished cell is stored at once in ``OUT.cells/``, so a
+killed run resumes where it stopped, and a rerun computes nothing new; the numbers do not depend
+on the scheduler (run from the command line, each process uses one BLAS thread, as Dask's
+workers do; a multithreaded ``eigvalsh`` rounds differently). The weight laws are drawn from
+their own stream (``SeedSequence([seed, LAW_TAG])``), the same in every cell and in the driver.
+``--out STEM`` without a suffix means ``STEM.nc``.
+
+The driver then assembles the results Dataset (dimensions ``n_classes``, ``sigma``, ``block``,
+``coupling``, ``seed``, ``moment``, ``bin``, ``edge``, ``x``): the per-trial statistics, their
+mean, standard error and 95% Student-t interval over the seeds (``<name>_mean``, ``_se``,
+``_ci_low``, ``_ci_high``), the histogram edges, and the laws (moments, support, density on a
+grid). It replaces ``OUT`` (netCDF, written atomically with provenance attributes by
+:mod:`rmt.results`) and the figure ``OUT`` without suffix + ``.pdf`` / ``.png`` is drawn from that
+file alone. xarray is needed (``pip install 'rmt[sweep]'``); Dask only for ``--scheduler`` other
+than ``local``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
+import importlib
+import os
 import sys
-import time
-from collections.abc import Sequence
+
+if __name__ == "__main__":
+    # Before NumPy loads OpenBLAS: one BLAS thread per process, as in Dask's workers (and faster
+    # for these sizes on shared cores). A multithreaded eigvalsh rounds differently, so this
+    # is what makes --scheduler local give the same numbers as the other schedulers, to the
+    # last bit. An explicit OPENBLAS_NUM_THREADS (or OMP_/MKL_) is respected.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rmt import backend as bk
 from rmt.covariance import draw_covariance
-from rmt.montecarlo import MonteCarloResult, run_trials
 from rmt.spectra import eigvalsh_batched, moments_from_eigenvalues
+from rmt.sweep import Grid, add_sweep_arguments, run_from_args
 
+PROG = "python -m simulations.block_spectra"
 BLOCKS = {
     # name: (weights, block, scale, label)
     "diag": ("diag", 0, "C", r"$C\,H_{ii}$"),
     "offdiag": ("offdiag", (0, 1), "-C2", r"$-C^2 H_{ij}$"),
 }
 COUPLINGS = ("dependent", "independent")
+CONFIGS = tuple((b, c) for b in BLOCKS for c in COUPLINGS)
 N_MOMENTS = 3
+CI_LEVEL = 0.95
+#: Mixed into the law seed, ``SeedSequence([seed, LAW_TAG])``: a stream apart from the cells'.
+LAW_TAG = 0x6C6177
+#: Points of the grid on which the law's density is stored for the figure.
+N_LAW_POINTS = 600
+#: Per-trial statistics (of each block and coupling) and what the summary reports of them.
+TRIAL_STATS = ("moments", "lambda_min", "lambda_max", "ks_law")
+LAYOUT = "block_spectra/1"
+MAX_FIGURE_ROWS = 12
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +101,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _int_at_least(name: str, minimum: int):
+def _int_at_least(name: str, minimum: int) -> Callable[[str], int]:
     def conv(text: str) -> int:
         try:
             v = int(text)
@@ -70,7 +114,7 @@ def _int_at_least(name: str, minimum: int):
     return conv
 
 
-def _nonneg_float(name: str):
+def _nonneg_float(name: str) -> Callable[[str], float]:
     def conv(text: str) -> float:
         try:
             v = float(text)
@@ -84,20 +128,20 @@ def _nonneg_float(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m simulations.block_spectra",
+    p = _Parser(prog=PROG,
                 description="Spectra of C·H_ii and −C²·H_ij of the linear CE model (dependent and "
-                            "independent weights) against their weighted Marchenko–Pastur laws.")
+                            "independent weights) against their weighted Marchenko–Pastur laws, "
+                            "as a sweep over C, σ and seeds (see the module docstring).")
     p.add_argument("--dim", type=_int_at_least("--dim", 1), default=400, help="d (default 400)")
     p.add_argument("--n-samples", type=_int_at_least("--n-samples", 1), default=800,
                    help="N (default 800, so γ = d/N = 1/2)")
-    p.add_argument("--n-classes", type=_int_at_least("--n-classes", 2), default=10,
-                   help="C (default 10)")
-    p.add_argument("--sigma", type=_nonneg_float("--sigma"), default=1.0,
-                   help="logit scale σ: V_ij ~ N(0, σ²/d) (default 1)")
+    p.add_argument("--n-classes", type=_int_at_least("--n-classes", 2), nargs="+", default=[10],
+                   metavar="C", help="C, one value or several to sweep (default 10)")
+    p.add_argument("--sigma", type=_nonneg_float("--sigma"), nargs="+", default=[1.0],
+                   metavar="SIGMA",
+                   help="logit scale σ: V_ij ~ N(0, σ²/d); one value or several (default 1)")
     p.add_argument("--trials", type=_int_at_least("--trials", 2), default=20,
-                   help="Monte Carlo trials (default 20)")
-    p.add_argument("--batch-size", type=_int_at_least("--batch-size", 1), default=4,
-                   help="trials per batched eigvalsh (results do not depend on it; default 4)")
+                   help="Monte Carlo trials (seeds) per (C, σ) (default 20)")
     p.add_argument("--bins", type=_int_at_least("--bins", 2), default=60,
                    help="histogram bins per block (default 60)")
     p.add_argument("--seed", type=_int_at_least("--seed", 0), default=0, help="base seed")
@@ -105,25 +149,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--law-samples", type=_int_at_least("--law-samples", 1000), default=2**20,
                    help="logit draws for each block weight law (default 2^20)")
-    p.add_argument("--out", default="results/block_spectra",
-                   help="output stem: writes OUT.json, OUT.pdf, OUT.png")
     p.add_argument("--no-figure", action="store_true", help="write the results file only")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument("--redraw", action="store_true",
+                   help="run nothing: print the summary and redraw the figure from the results "
+                        "file --out")
+    add_sweep_arguments(p, default_out="results/block_spectra.nc")
     return p
 
 
-def block_laws(args: argparse.Namespace) -> dict[str, Any]:
-    """The weighted MP law of each block, or ``{}`` when rmt.laws is not available."""
-    try:
-        from rmt import laws  # noqa: PLC0415 - optional at the time of writing
-    except ImportError:
-        return {}
-    gamma, C, sigma, n_samples = args.dim / args.n_samples, args.n_classes, args.sigma, args.law_samples
-    s_diag, s_off = bk.spawn_seeds(law_seed(args.seed), 2)
-    w_diag = laws.diagonal_block_weights(C, sigma, scale="C", n_samples=n_samples, seed=s_diag)
-    w_off = laws.offdiagonal_block_weights(C, sigma, scale="C2", n_samples=n_samples,
+# --------------------------------------------------------------------------------------------
+# laws and histogram grids (pure functions of their arguments: the same in every process)
+
+
+def law_seed(seed: int) -> np.random.SeedSequence:
+    """Seed of the block weight laws: ``SeedSequence([seed, LAW_TAG])``, apart from the cells'
+    streams (children of ``SeedSequence(seed)``)."""
+    return np.random.SeedSequence([int(seed), LAW_TAG])
+
+
+@functools.lru_cache(maxsize=16)
+def block_laws(dim: int, n_samples: int, n_classes: int, sigma: float, law_samples: int,
+               seed: int) -> dict[str, Any]:
+    """The weighted MP law of each block (cached: every cell of one (C, σ) shares it)."""
+    from rmt import laws  # noqa: PLC0415
+
+    gamma = dim / n_samples
+    s_diag, s_off = bk.spawn_seeds(law_seed(seed), 2)
+    w_diag = laws.diagonal_block_weights(n_classes, sigma, scale="C", n_samples=law_samples,
+                                         seed=s_diag)
+    w_off = laws.offdiagonal_block_weights(n_classes, sigma, scale="C2", n_samples=law_samples,
                                            seed=s_off).scaled(-1.0)
     return {"diag": laws.WeightedMP(gamma, w_diag), "offdiag": laws.WeightedMP(gamma, w_off)}
+
+
+def histogram_edges(law: Any, bins: int) -> np.ndarray:
+    """The fixed grid of a block: the law's support padded by 10% (below) and 15% (above) of its
+    width for finite-size edge fluctuations."""
+    lo, hi = (float(v) for v in law.support())
+    w = hi - lo
+    if not w > 0:  # a degenerate law (σ = 0 gives one weight): a unit-width window
+        w = max(abs(hi), 1.0)
+    return np.linspace(lo - 0.10 * w, hi + 0.15 * w, bins + 1)
 
 
 def _ks_to_cdf(ev: np.ndarray, F: np.ndarray) -> float:
@@ -140,191 +206,307 @@ def _ks_two_sample(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(Fa - Fb)))
 
 
-def _edges(args: argparse.Namespace, laws: dict[str, Any], pilot_seed: Any) -> dict[str, np.ndarray]:
-    """Fixed histogram grids: the law's support (or a pilot draw's spectrum) padded by 10–15%
-    of its width for finite-size edge fluctuations."""
-    out = {}
-    for name, (weights, block, scale, _) in BLOCKS.items():
-        if name in laws:
-            lo, hi = laws[name].support()
-        else:
-            draw = draw_covariance(args.dim, args.n_samples, pilot_seed, n_classes=args.n_classes,
-                                   sigma=args.sigma, weights=weights, block=block, scale=scale)
-            ev = np.linalg.eigvalsh(draw.matrix())
-            lo, hi = float(ev[0]), float(ev[-1])
-        w = hi - lo
-        out[name] = np.linspace(lo - 0.10 * w, hi + 0.15 * w, args.bins + 1)
+# --------------------------------------------------------------------------------------------
+# one cell: one trial at one (C, σ)
+
+
+def cell(n_classes: int, sigma: float, *, seed: np.random.SeedSequence, dim: int, n_samples: int,
+         bins: int, law_samples: int, law_seed: int, backend: str = "numpy",
+         dtype: str = "float64") -> dict[str, Any]:
+    """One trial: the four spectra of the trial drawn from ``seed`` and their statistics.
+
+    Returns, for each ``b`` in :data:`BLOCKS` and ``c`` in :data:`COUPLINGS`, ``b_c_counts``
+    (eigenvalue counts per bin of ``b_edges``), ``b_c_moments`` (``m_1..m_3``),
+    ``b_c_lambda_min``, ``b_c_lambda_max`` and ``b_c_ks_law``; and per block ``b_edges`` and
+    ``b_ks_dep_vs_ind``.
+    """
+    laws = block_laws(int(dim), int(n_samples), int(n_classes), float(sigma), int(law_samples),
+                      int(law_seed))
+    edges = {b: histogram_edges(laws[b], int(bins)) for b in BLOCKS}
+    dt = np.dtype(dtype)
+    xp = bk.xp_for(backend)
+    stack = xp.empty((len(CONFIGS), dim, dim), dtype=dt)
+    for j, (b, c) in enumerate(CONFIGS):
+        weights, block, scale, _ = BLOCKS[b]
+        draw = draw_covariance(dim, n_samples, seed, n_classes=n_classes, sigma=sigma,
+                               weights=weights, block=block, scale=scale, coupling=c,
+                               backend=backend, dtype=dt)
+        stack[j] = draw.matrix()
+    ev = bk.to_numpy(eigvalsh_batched(stack, check=False)).astype(np.float64)
+    out: dict[str, Any] = {}
+    spectra = {}
+    for j, (b, c) in enumerate(CONFIGS):
+        e = np.sort(ev[j])
+        spectra[b, c] = e
+        key = f"{b}_{c}"
+        out[f"{key}_counts"] = np.histogram(e, bins=edges[b])[0].astype(np.float64)
+        out[f"{key}_moments"] = moments_from_eigenvalues(e, N_MOMENTS)
+        out[f"{key}_lambda_min"] = float(e[0])
+        out[f"{key}_lambda_max"] = float(e[-1])
+        out[f"{key}_ks_law"] = _ks_to_cdf(e, np.asarray(laws[b].cdf(e), dtype=np.float64))
+    for b in BLOCKS:
+        out[f"{b}_edges"] = edges[b]
+        out[f"{b}_ks_dep_vs_ind"] = _ks_two_sample(spectra[b, "dependent"],
+                                                   spectra[b, "independent"])
     return out
 
 
-def law_seed(seed: int) -> np.random.SeedSequence:
-    """Seed of the block weight laws: child 1 of ``SeedSequence(seed)`` (child 0 runs the trials,
-    child 2 a pilot draw when no law is available)."""
-    return bk.spawn_seeds(seed, 3)[1]
+def _cell_function() -> Callable[..., dict[str, Any]]:
+    """:func:`cell` from the importable module (not ``__main__``), so that Dask workers import
+    it instead of unpickling a copy, and keep the law cache across cells."""
+    if __name__ == "__main__":
+        return importlib.import_module("simulations.block_spectra").cell
+    return cell
 
 
-def simulate(args: argparse.Namespace, laws: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run the Monte Carlo and return the results dict (also what is written to OUT.json).
+def make_grid(args: argparse.Namespace) -> Grid:
+    """The sweep: ``n_classes`` × ``sigma`` × ``trials`` seeds, everything else fixed."""
+    return Grid({"n_classes": list(args.n_classes), "sigma": list(args.sigma)},
+                n_seeds=args.trials, seed=args.seed,
+                fixed={"dim": args.dim, "n_samples": args.n_samples, "bins": args.bins,
+                       "law_samples": args.law_samples, "law_seed": args.seed,
+                       "backend": args.backend, "dtype": args.dtype})
 
-    ``laws`` (from :func:`block_laws`) is computed here when not given."""
-    d, N, C = args.dim, args.n_samples, args.n_classes
-    gamma = d / N
-    dt = np.dtype(args.dtype)
-    xp = bk.xp_for(args.backend)
-    run_seed, _, pilot_seed = bk.spawn_seeds(args.seed, 3)
-    t0 = time.perf_counter()
-    if laws is None:
-        laws = block_laws(args)
-    t_law = time.perf_counter() - t0
-    edges = _edges(args, laws, pilot_seed)
-    configs = [(b, c) for b in BLOCKS for c in COUPLINGS]
 
-    def trial(seeds: Sequence[np.random.SeedSequence]) -> list[dict[str, Any]]:
-        stack = xp.empty((len(seeds) * len(configs), d, d), dtype=dt)
-        for i, s in enumerate(seeds):
-            for j, (b, c) in enumerate(configs):
-                weights, block, scale, _ = BLOCKS[b]
-                draw = draw_covariance(d, N, s, n_classes=C, sigma=args.sigma, weights=weights,
-                                       block=block, scale=scale, coupling=c,
-                                       backend=args.backend, dtype=dt)
-                stack[i * len(configs) + j] = draw.matrix()
-        ev = bk.to_numpy(eigvalsh_batched(stack, check=False)).astype(np.float64)
-        out = []
-        for i in range(len(seeds)):
-            stats: dict[str, Any] = {}
-            spectra = {}
-            for j, (b, c) in enumerate(configs):
-                e = ev[i * len(configs) + j]
-                spectra[(b, c)] = e
-                key = f"{b}.{c}"
-                stats[f"{key}.esd"] = e
-                stats[f"{key}.moments"] = moments_from_eigenvalues(e, N_MOMENTS)
-                stats[f"{key}.lambda_max"] = e[-1]
-                if b in laws:
-                    stats[f"{key}.ks_law"] = _ks_to_cdf(e, np.asarray(laws[b].cdf(e)))
+# --------------------------------------------------------------------------------------------
+# the results Dataset
+
+
+def _t_quantile(level: float, n: int) -> float:
+    from scipy import stats  # noqa: PLC0415
+
+    return float(stats.t.ppf(0.5 * (1.0 + level), df=n - 1)) if n >= 2 else float("inf")
+
+
+def assemble(raw: Any) -> Any:
+    """The results Dataset from the sweep's Dataset (:func:`rmt.sweep.run_sweep`'s layout:
+    one variable per cell output). A Dataset already in this layout is returned unchanged."""
+    import xarray as xr  # noqa: PLC0415
+
+    if raw.attrs.get("layout") == LAYOUT:
+        return raw
+    fixed = raw.attrs["sweep_fixed"]
+    dim, n_samples, bins = int(fixed["dim"]), int(fixed["n_samples"]), int(fixed["bins"])
+    C = raw["n_classes"].values
+    S = raw["sigma"].values
+    n_seeds = raw.sizes["seed"]
+    blocks, couplings = list(BLOCKS), list(COUPLINGS)
+
+    def stacked(stat: str, per_coupling: bool = True) -> np.ndarray:
+        """(n_classes, sigma, block[, coupling], seed[, k]) from the variables b[_c]_stat."""
+        if per_coupling:
+            arrs = [np.stack([raw[f"{b}_{c}_{stat}"].values for c in couplings], axis=2)
+                    for b in blocks]
+        else:
+            arrs = [raw[f"{b}_{stat}"].values for b in blocks]
+        return np.stack(arrs, axis=2)
+
+    base = ("n_classes", "sigma", "block", "coupling", "seed")
+    counts = stacked("counts")
+    edges_all = stacked("edges", per_coupling=False)  # (C, S, block, seed, edge)
+    edges = edges_all[:, :, :, 0, :]
+    if not np.array_equal(edges_all, np.broadcast_to(edges[:, :, :, None, :], edges_all.shape)):
+        raise ValueError("the cells of one (C, σ) used different histogram grids; the stored "
+                         "cells are inconsistent (rerun with --no-resume)")
+    widths = np.diff(edges, axis=-1)[:, :, :, None, None, :]  # (C, S, block, 1, 1, bin)
+    data: dict[str, Any] = {
+        "counts": (base + ("bin",), counts.astype(np.int32),
+                   {"long_name": "eigenvalues per histogram bin"}),
+        "density": (base + ("bin",), counts / (dim * widths),
+                    {"long_name": "empirical spectral density (fraction per unit length)"}),
+        "outside": (base, 1.0 - counts.sum(axis=-1) / dim,
+                    {"long_name": "fraction of eigenvalues outside the histogram grid"}),
+        "moments": (base + ("moment",), stacked("moments"),
+                    {"long_name": "spectral moments m_k = tr(A^k)/d"}),
+        "lambda_min": (base, stacked("lambda_min"), {"long_name": "smallest eigenvalue"}),
+        "lambda_max": (base, stacked("lambda_max"), {"long_name": "largest eigenvalue"}),
+        "ks_law": (base, stacked("ks_law"),
+                   {"long_name": "Kolmogorov-Smirnov distance of the spectrum to the law"}),
+        "ks_dep_vs_ind": (("n_classes", "sigma", "block", "seed"),
+                          stacked("ks_dep_vs_ind", per_coupling=False),
+                          {"long_name": "KS distance between the coupled dependent and "
+                                        "independent spectra"}),
+        "edges": (("n_classes", "sigma", "block", "edge"), edges,
+                  {"long_name": "histogram bin edges"}),
+    }
+    # Summaries over the seeds: mean, standard error, Student-t interval.
+    q = _t_quantile(CI_LEVEL, n_seeds)
+    for name in ("density", "outside", "moments", "lambda_min", "lambda_max", "ks_law",
+                 "ks_dep_vs_ind"):
+        dims, values, attrs = data[name]
+        axis = dims.index("seed")
+        mean = values.mean(axis=axis)
+        se = values.std(axis=axis, ddof=1) / np.sqrt(n_seeds)
+        sdims = tuple(d for d in dims if d != "seed")
+        what = attrs["long_name"]
+        data[f"{name}_mean"] = (sdims, mean, {"long_name": f"{what}: mean over seeds"})
+        data[f"{name}_se"] = (sdims, se, {"long_name": f"{what}: standard error of the mean"})
+        data[f"{name}_ci_low"] = (sdims, mean - q * se,
+                                  {"long_name": f"{what}: {CI_LEVEL:.0%} t-interval, low end"})
+        data[f"{name}_ci_high"] = (sdims, mean + q * se,
+                                   {"long_name": f"{what}: {CI_LEVEL:.0%} t-interval, high end"})
+    # The laws (recomputed here from their seed: the same objects the cells used).
+    shape = (len(C), len(S), len(blocks))
+    law_moments = np.empty(shape + (N_MOMENTS,))
+    support = np.empty(shape + (2,))
+    cdf_error, w_mean, w_var = np.empty(shape), np.empty(shape), np.empty(shape)
+    law_x, law_pdf = np.empty(shape + (N_LAW_POINTS,)), np.empty(shape + (N_LAW_POINTS,))
+    for i, c in enumerate(C):
+        for j, s in enumerate(S):
+            laws = block_laws(dim, n_samples, int(c), float(s), int(fixed["law_samples"]),
+                              int(fixed["law_seed"]))
+            for k, b in enumerate(blocks):
+                law = laws[b]
+                law_moments[i, j, k] = law.moments(N_MOMENTS)
+                support[i, j, k] = law.support()
+                cdf_error[i, j, k] = law.cdf_error
+                w_mean[i, j, k], w_var[i, j, k] = law.weights.mean(), law.weights.var()
+                x = np.linspace(edges[i, j, k, 0], edges[i, j, k, -1], N_LAW_POINTS)
+                law_x[i, j, k], law_pdf[i, j, k] = x, np.asarray(law.pdf(x), dtype=np.float64)
+    lshape = ("n_classes", "sigma", "block")
+    data.update({
+        "law_moments": (lshape + ("moment",), law_moments, {"long_name": "moments of the law"}),
+        "law_support": (lshape + ("end",), support,
+                        {"long_name": "support of the law's continuous part"}),
+        "law_cdf_error": (lshape, cdf_error, {"long_name": "estimated error of the law's cdf"}),
+        "weight_mean": (lshape, w_mean, {"long_name": "mean of the block weight law"}),
+        "weight_var": (lshape, w_var, {"long_name": "variance of the block weight law"}),
+        "law_x": (lshape + ("x",), law_x, {"long_name": "grid of the law's density"}),
+        "law_pdf": (lshape + ("x",), law_pdf,
+                    {"long_name": "density of the law's continuous part on law_x"}),
+    })
+    coords = {"n_classes": C, "sigma": S, "block": blocks, "coupling": couplings,
+              "seed": raw["seed"].values, "moment": np.arange(1, N_MOMENTS + 1),
+              "bin": np.arange(bins), "edge": np.arange(bins + 1), "end": ["low", "high"],
+              "x": np.arange(N_LAW_POINTS)}
+    ds = xr.Dataset({k: xr.Variable(d, v, a) for k, (d, v, a) in data.items()}, coords=coords)
+    ds.attrs = dict(raw.attrs)
+    ds.attrs.update({
+        "layout": LAYOUT,
+        "title": "Spectra of C·H_ii and −C²·H_ij of the linear CE model vs weighted MP laws",
+        "dim": dim, "n_samples": n_samples, "gamma": dim / n_samples, "bins": bins,
+        "law_samples": int(fixed["law_samples"]), "dtype": str(fixed["dtype"]),
+        "ci_level": CI_LEVEL, "ci_method": "t",
+        "blocks": {b: {"weights": v[0], "block": v[1], "scale": v[2], "label": v[3]}
+                   for b, v in BLOCKS.items()},
+    })
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# summary and figure (from the results Dataset alone)
+
+
+def summary_lines(ds: Any) -> list[str]:
+    """Human-readable summary per (C, σ): moments and KS distance to the law."""
+    lines = []
+    for C in ds["n_classes"].values:
+        for s in ds["sigma"].values:
+            r = ds.sel(n_classes=C, sigma=s)
+            lines.append(f"d={ds.attrs['dim']} N={ds.attrs['n_samples']} C={int(C)} σ={float(s):g} "
+                         f"trials={ds.sizes['seed']}")
             for b in BLOCKS:
-                stats[f"{b}.ks_dependent_vs_independent"] = _ks_two_sample(
-                    spectra[(b, "dependent")], spectra[(b, "independent")])
-            out.append(stats)
-        return out
-
-    hist = {f"{b}.{c}.esd": edges[b] for b, c in configs}
-    res: MonteCarloResult = run_trials(trial, args.trials, run_seed, batch_size=args.batch_size,
-                                       vectorized=True, histograms=hist,
-                                       progress=False if args.quiet else None,
-                                       desc="block spectra")
-    law_info = {}
-    for b, law in laws.items():
-        law_info[b] = {"support": list(law.support()), "moments": law.moments(N_MOMENTS).tolist(),
-                       "cdf_error": float(law.cdf_error),
-                       "weight_mean": law.weights.mean(), "weight_var": law.weights.var()}
-    params = {"dim": d, "n_samples": N, "gamma": gamma, "n_classes": C, "sigma": args.sigma,
-              "trials": args.trials, "batch_size": args.batch_size, "bins": args.bins,
-              "seed": args.seed, "backend": args.backend, "dtype": args.dtype,
-              "law_samples": args.law_samples,
-              "blocks": {b: {"weights": v[0], "block": v[1], "scale": v[2]}
-                         for b, v in BLOCKS.items()}}
-    try:
-        from rmt.results import provenance  # noqa: PLC0415
-        prov = provenance(seed=args.seed, backend=args.backend, parameters=params)
-    except ImportError:
-        prov = {"parameters": params, "device": bk.device_name(xp)}
-    return {"provenance": prov, "parameters": params, "laws": law_info,
-            "law_available": bool(laws), "timing_s": {"laws": t_law, "monte_carlo": res.elapsed_s},
-            "monte_carlo": res.to_dict(level=0.95)}
-
-
-def summary_lines(results: dict[str, Any]) -> list[str]:
-    """Human-readable summary: KS distances and moments vs the law."""
-    est = results["monte_carlo"]["estimates"]
-    lines = [f"d={results['parameters']['dim']} N={results['parameters']['n_samples']} "
-             f"C={results['parameters']['n_classes']} σ={results['parameters']['sigma']} "
-             f"trials={results['parameters']['trials']}"]
-    for b in BLOCKS:
-        law = results["laws"].get(b)
-        for c in COUPLINGS:
-            key = f"{b}.{c}"
-            m = est[f"{key}.moments"]
-            text = f"{key:22s} moments " + " ".join(
-                f"{mu:.4f}±{se:.4f}" for mu, se in zip(m["mean"], m["stderr"]))
-            if law:
-                ks = est[f"{key}.ks_law"]
-                text += (f" | law " + " ".join(f"{v:.4f}" for v in law["moments"])
-                         + f" | KS to law {ks['mean']:.4f} [{ks['ci_low']:.4f}, {ks['ci_high']:.4f}]")
-            lines.append(text)
-        ks = est[f"{b}.ks_dependent_vs_independent"]
-        lines.append(f"{b + '.dep vs ind':22s} KS {ks['mean']:.4f} [{ks['ci_low']:.4f}, "
-                     f"{ks['ci_high']:.4f}]")
+                law_m = r["law_moments"].sel(block=b).values
+                for c in COUPLINGS:
+                    x = r.sel(block=b, coupling=c)
+                    m, se = x["moments_mean"].values, x["moments_se"].values
+                    lines.append(
+                        f"{b + '.' + c:22s} moments "
+                        + " ".join(f"{mu:.4f}±{e:.4f}" for mu, e in zip(m, se))
+                        + " | law " + " ".join(f"{v:.4f}" for v in law_m)
+                        + f" | KS to law {float(x['ks_law_mean']):.4f} "
+                          f"[{float(x['ks_law_ci_low']):.4f}, {float(x['ks_law_ci_high']):.4f}]")
+                k = r.sel(block=b)
+                lines.append(f"{b + '.dep vs ind':22s} KS {float(k['ks_dep_vs_ind_mean']):.4f} "
+                             f"[{float(k['ks_dep_vs_ind_ci_low']):.4f}, "
+                             f"{float(k['ks_dep_vs_ind_ci_high']):.4f}]")
     return lines
 
 
-def make_figure(results: dict[str, Any], stem: str,
-                laws: dict[str, Any] | None = None) -> tuple[Any, ...]:
-    """Two panels (diagonal, off-diagonal): MC mean density ± 95% CI for dependent and
-    independent weights, and the law's density."""
+def make_figure(ds: Any, stem: str | Path) -> tuple[Path, ...]:
+    """One row per (C, σ) (at most :data:`MAX_FIGURE_ROWS`), one panel per block: the mean
+    density over seeds ± its 95% interval for dependent and independent weights, and the law's
+    density. Uses the results Dataset only."""
     from rmt import figures  # noqa: PLC0415 - matplotlib only when a figure is wanted
 
-    est = results["monte_carlo"]["estimates"]
-    edges_all = results["monte_carlo"]["edges"]
-    fig, axes = figures.figure("double", aspect=0.36, ncols=2)
+    combos = [(C, s) for C in ds["n_classes"].values for s in ds["sigma"].values]
+    combos = combos[:MAX_FIGURE_ROWS]
+    nrows = len(combos)
+    fig, axes = figures.figure("double", height=min(20.0, 0.4 + 2.45 * nrows), nrows=nrows,
+                               ncols=len(BLOCKS), squeeze=False)
     colours = {"dependent": figures.OKABE_ITO["blue"], "independent": figures.OKABE_ITO["orange"]}
-    for ax, (b, (_, _, _, label)) in zip(axes, BLOCKS.items()):
-        for c in COUPLINGS:
-            key = f"{b}.{c}.esd"
-            e = np.asarray(edges_all[key])
-            mean = np.asarray(est[key]["mean"])
-            lo = np.asarray(est[key]["ci_low"])
-            hi = np.asarray(est[key]["ci_high"])
-            ax.stairs(mean, e, color=colours[c], lw=1.0, label=f"{c} weights",
-                      ls="-" if c == "dependent" else "--")
-            ax.fill_between(e[:-1], lo, hi, step="post", color=colours[c], alpha=0.25, lw=0)
-        if laws and b in laws:
-            e = np.asarray(edges_all[f"{b}.dependent.esd"])
-            x = np.linspace(e[0], e[-1], 800)
-            ax.plot(x, np.asarray(laws[b].pdf(x)), color=figures.OKABE_ITO["black"], lw=0.9,
-                    label="weighted MP law")
-        ax.set_xlabel(f"eigenvalue $\\lambda$ of {label}")
-        ax.set_ylabel("density")
-        ax.legend(frameon=False, fontsize="small")
-    p = results["parameters"]
-    fig.suptitle(f"$d={p['dim']}$, $N={p['n_samples']}$, $C={p['n_classes']}$, "
-                 f"$\\sigma={p['sigma']}$, {p['trials']} trials (bands: 95% CI)", fontsize="small")
+    for row, (C, s) in zip(axes, combos):
+        r = ds.sel(n_classes=C, sigma=s)
+        for ax, (b, (_, _, _, label)) in zip(row, BLOCKS.items()):
+            rb = r.sel(block=b)
+            e = rb["edges"].values
+            for c in COUPLINGS:
+                x = rb.sel(coupling=c)
+                ax.stairs(x["density_mean"].values, e, color=colours[c], lw=1.0,
+                          label=f"{c} weights", ls="-" if c == "dependent" else "--")
+                ax.fill_between(e[:-1], x["density_ci_low"].values, x["density_ci_high"].values,
+                                step="post", color=colours[c], alpha=0.25, lw=0)
+            ax.plot(rb["law_x"].values, rb["law_pdf"].values, color=figures.OKABE_ITO["black"],
+                    lw=0.9, label="weighted MP law")
+            ax.set_xlabel(f"eigenvalue $\\lambda$ of {label}")
+            ax.set_ylabel("density")
+            ax.set_ylim(bottom=0)
+            ks = float(rb["ks_law_mean"].sel(coupling="dependent"))
+            ax.set_title(f"$C={int(C)}$, $\\sigma={float(s):g}$: KS(dependent, law) = {ks:.3f}",
+                         fontsize="small")
+            if ax is axes[0][0]:  # one legend: the same three lines everywhere
+                ax.legend(frameon=False, fontsize="small")
+    fig.suptitle(f"$d={ds.attrs['dim']}$, $N={ds.attrs['n_samples']}$, "
+                 f"{ds.sizes['seed']} trials per panel (bands: 95% CI of the mean)",
+                 fontsize="small")
     return figures.save(fig, stem, ("pdf", "png"))
 
 
-def _write_json(path: str, results: dict[str, Any]) -> None:
-    data = json.dumps(results, indent=1, allow_nan=False).encode()
-    try:
-        from rmt.results import write_bytes_atomic  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - same thing by hand
-        import os
-        import tempfile
-        from pathlib import Path
+# --------------------------------------------------------------------------------------------
+# command line
 
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-        return
-    write_bytes_atomic(path, data)
+
+def _results_path(out: Path) -> Path:
+    """``--out`` with ``.nc`` appended when it has no suffix (the old ``--out STEM`` form)."""
+    out = Path(out)
+    return out if out.suffix else out.with_name(out.name + ".nc")
+
+
+def _require_xarray() -> None:
+    try:
+        import xarray  # noqa: F401, PLC0415
+    except ImportError:
+        raise ImportError("xarray is not installed; it writes the results file: "
+                          "pip install 'rmt[sweep]' (or pip install xarray)") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.out = _results_path(args.out)
+    from rmt import results  # noqa: PLC0415
+
     try:
-        laws = block_laws(args)
-        results = simulate(args, laws)
-    except (ValueError, bk.BackendUnavailableError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        _require_xarray()
+        if args.redraw:
+            ds = results.open(args.out)
+            if ds.attrs.get("layout") != LAYOUT:
+                raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
+        else:
+            raw = run_from_args(_cell_function(), make_grid(args), args, backend=args.backend)
+            results.save(assemble(raw), args.out)
+            ds = results.open(args.out)  # the summary and figure come from the file alone
+        written = [str(args.out)]
+        if not args.no_figure:
+            written += [str(p) for p in make_figure(ds, args.out.with_suffix(""))]
+    except (ValueError, ImportError, OSError, RuntimeError) as exc:
+        # RuntimeError: a cell failed (rmt.sweep.CellError), the backend is unavailable, or
+        # another run holds the sweep's lock.
+        message = " ".join(str(exc).split())
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
         return 2
-    _write_json(args.out + ".json", results)
-    written = [args.out + ".json"]
-    if not args.no_figure:
-        written += [str(p) for p in make_figure(results, args.out, laws)]
     if not args.quiet:
-        for line in summary_lines(results):
+        for line in summary_lines(ds):
             print(line)
         print("wrote " + ", ".join(written))
     return 0
