@@ -274,7 +274,7 @@ class ClaimResult:
     def to_dict(self) -> dict[str, Any]:
         lvl = getattr(self.claim.rule, "level", None)
         ci = self.estimate.ci(lvl) if lvl is not None else (self.estimate.value,) * 2
-        return {
+        return _jsonable({
             "id": self.claim.id, "statement": self.claim.statement, "latex": self.claim.latex,
             "quantity": self.claim.quantity, "proof": self.claim.proof, "scale": self.scale,
             "parameters": dict(self.params), "prediction": self.prediction,
@@ -282,8 +282,8 @@ class ClaimResult:
             "n_trials": self.estimate.n_trials, "ci_level": lvl, "ci": list(ci),
             "verdict": self.verdict.status, "reason": self.verdict.reason,
             "trials_to_decide": self.verdict.trials_to_decide, "seconds": self.seconds,
-            "extra": _jsonable(self.estimate.extra),
-        }
+            "extra": self.estimate.extra,
+        })
 
 
 _REGISTRY: dict[str, Claim] = {}
@@ -351,7 +351,7 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
     if hasattr(obj, "tolist"):
-        return obj.tolist()
+        return _jsonable(obj.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
+        return None  # strict JSON has no NaN/inf; None reads as "not available"
     return obj

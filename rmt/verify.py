@@ -15,6 +15,7 @@ leaves a half-written report. :func:`redraw_figures` draws the figures again fro
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import backend as bk
-from .claims import SCALES, ClaimResult, registry, run_claim
+from .claims import SCALES, ClaimResult, Estimate, Verdict, registry, run_claim
 from .validation import check_choice
 
 __all__ = ["verify", "write_report", "redraw_figures", "format_table", "environment"]
@@ -88,15 +89,20 @@ def verify(claim_ids: Sequence[str] | None = None, scale: str = "quick", seed: i
         chosen = list(reg.values())
     results = []
     for claim in chosen:
-        res = run_claim(claim, scale=scale, seed=seed, backend=backend)
+        try:
+            res = run_claim(claim, scale=scale, seed=seed, backend=backend)
+        except Exception as exc:  # one broken estimator must not hide the other verdicts
+            res = ClaimResult(claim, scale, claim.params(scale), math.nan,
+                              Estimate(math.nan), Verdict("fails", f"the estimate raised "
+                                                          f"{type(exc).__name__}: {exc}"), 0.0)
         results.append(res)
         if on_result is not None:
             on_result(res)
     return results
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.6g}"
 
 
 def format_table(rows: Iterable[Mapping[str, Any]], markdown: bool = False) -> str:
@@ -106,8 +112,9 @@ def format_table(rows: Iterable[Mapping[str, Any]], markdown: bool = False) -> s
     for r in rows:
         lo, hi = r["ci"]
         level = r["ci_level"]
-        est = (f"{_fmt(r['estimate'])} ± {(hi - lo) / 2:.2g}"
-               + (f" ({100 * level:g}%)" if level is not None else " (exact)"))
+        half = f"{(hi - lo) / 2:.2g}" if lo is not None and hi is not None else "n/a"
+        est = (f"{_fmt(r['estimate'])} ± {half}"
+               + (f" ({100 * level:g}%)" if level is not None and r["stderr"] else " (exact)"))
         body.append([r["id"], r["quantity"], _fmt(r["prediction"]), est, r["verdict"],
                      f"{r['seconds']:.2f}"])
     if markdown:

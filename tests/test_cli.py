@@ -110,3 +110,21 @@ def test_console_script_module_entry():
     proc = subprocess.run([sys.executable, "-m", "rmt.cli", "hessian", "--classes", "0",
                            "--dim", "2", "--samples", "2"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+def test_verify_reports_a_crashing_estimator_as_failed(tmp_path, capsys):
+    def broken(params, seed, backend):
+        raise RuntimeError("boom")
+
+    claim = cl.Claim(id="planted-crash", statement="s", latex="$x$", proof=None,
+                     predict=lambda p: 1.0, estimate=broken, rule=cl.WithinCI(),
+                     scales={"quick": {}})
+    cl.register(claim)
+    try:
+        code, out, err = run(["verify", "--claims", "planted-crash", "--out", str(tmp_path),
+                              "--quiet"], capsys)
+    finally:
+        cl.unregister("planted-crash")
+    assert code == 1
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["claims"][0]["verdict"] == "fails" and "boom" in doc["claims"][0]["reason"]
