@@ -184,6 +184,8 @@ def block_weights(model: Any, X: Any, weights: str | Callable[[Any], Any] = "dia
     xp = bk.get_xp(X)
     C = int(model.n_classes)
     N = int(X.shape[0])
+    if memory_budget is not None:
+        memory_budget = check_int("memory_budget", memory_budget, 1)
     if callable(weights):
         fn = weights
     else:

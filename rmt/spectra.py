@@ -956,29 +956,31 @@ def _chebyshev_moments(op: _Operator, U: Any, lo: float, hi: float, N: int) -> n
     xp = op.xp
     c, h = 0.5 * (lo + hi), 0.5 * (hi - lo)
     k = U.shape[1]
-    mu = np.zeros((k, N))
+    # Moments are gathered where the vectors live and copied to the host once: a copy per
+    # step would synchronise the device on every product (CuPy).
+    mu = xp.zeros((k, N), dtype=xp.float64)
 
     def apply(V: Any) -> Any:
         return (op.matmat(V) - c * V) / h
 
     t0 = U
     t1 = apply(U)
-    mu[:, 0] = bk.to_numpy(xp.sum(t0 * t0, axis=0))
-    mu1 = xp.sum(t1 * t0, axis=0)
-    mu[:, 1] = bk.to_numpy(mu1)
     mu0 = xp.sum(t0 * t0, axis=0)
+    mu1 = xp.sum(t1 * t0, axis=0)
+    mu[:, 0] = mu0
+    mu[:, 1] = mu1
     j = 1
     # t_j = T_j(Ã)u; moments 2j and 2j+1 from t_j, t_{j+1}.
     while True:
         if 2 * j < N:
-            mu[:, 2 * j] = bk.to_numpy(2.0 * xp.sum(t1 * t1, axis=0) - mu0)
+            mu[:, 2 * j] = 2.0 * xp.sum(t1 * t1, axis=0) - mu0
         if 2 * j + 1 >= N:
             break
         t2 = 2.0 * apply(t1) - t0
-        mu[:, 2 * j + 1] = bk.to_numpy(2.0 * xp.sum(t2 * t1, axis=0) - mu1)
+        mu[:, 2 * j + 1] = 2.0 * xp.sum(t2 * t1, axis=0) - mu1
         t0, t1 = t1, t2
         j += 1
-    return mu
+    return np.asarray(bk.to_numpy(mu), dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------

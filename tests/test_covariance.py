@@ -185,6 +185,8 @@ def test_float32_draws():
     (dict(dim=5, n_samples=5, n_classes=1), "n_classes must be an integer >= 2"),
     (dict(dim=5, n_samples=5, weights=lambda Z: Z[:, :2]), "one weight per row"),
     (dict(dim=5, n_samples=5, weights=lambda Z: Z[:, 0] / 0.0), "weights must contain only finite"),
+    (dict(dim=5, n_samples=5, memory_budget=0), "memory_budget must be an integer >= 1"),
+    (dict(dim=5, n_samples=5, memory_budget=-4096), "memory_budget must be an integer >= 1"),
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -11,6 +11,7 @@ Tolerances are derived beside each number. Three recurring sources:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -129,6 +130,14 @@ def _quad_over_support(law, fun):
     return val, err
 
 
+@functools.lru_cache(maxsize=None)
+def _leggauss(m: int):
+    """Gauss–Legendre nodes and weights, computed once per order: leggauss solves an m × m
+    eigenproblem, and at m = 400 that dominated test_weighted_properties (three integrals per
+    example, two orders each). The rule itself is unchanged."""
+    return np.polynomial.legendre.leggauss(m)
+
+
 def _gl_over_support(law, fun, n: int = 400):
     """∫ fun(x) pdf(x) dx by Gauss–Legendre in θ, x = a + (b − a) sin²(θ/2), on each support
     interval (one vectorised pdf call per interval and rule). Returns (value, error estimate)
@@ -137,7 +146,7 @@ def _gl_over_support(law, fun, n: int = 400):
     the two rules bounds the error of the coarser one, hence of the finer one."""
     out = []
     for m in (n // 2, n):
-        t, w = np.polynomial.legendre.leggauss(m)
+        t, w = _leggauss(m)
         th = 0.5 * np.pi * (t + 1.0)
         tot = 0.0
         for a, b in law.intervals:

@@ -183,6 +183,33 @@ def test_kpm_density_within_reported_w1_bound(cov1000):
     assert np.all(dens.pdf(x) >= 0)
 
 
+def test_chebyshev_moments_copy_to_host_once(monkeypatch):
+    # One host copy for the whole recurrence (a copy per step would synchronise a GPU on every
+    # product); the moments still equal u·T_j(Ã)u from the eigendecomposition (the recurrence
+    # and the direct sum differ by rounding: ~ j·eps with |T_j| ≤ 1, so 1e-12 is ample for j < 20).
+    rng = np.random.default_rng(4)
+    G = rng.standard_normal((30, 30))
+    A = (G + G.T) / 10.0
+    lam, Q = np.linalg.eigh(A)
+    lo, hi = float(lam[0]) - 0.1, float(lam[-1]) + 0.1
+    U = sp.sphere_probes(30, 3, seed=5)
+    calls = []
+    real_to_numpy = bk.to_numpy
+
+    def counting(a):
+        calls.append(1)
+        return real_to_numpy(a)
+
+    monkeypatch.setattr(sp.bk, "to_numpy", counting)
+    mu = sp._chebyshev_moments(sp.as_operator(A), U, lo, hi, 19)
+    monkeypatch.undo()
+    assert len(calls) == 1
+    y = (lam - 0.5 * (lo + hi)) / (0.5 * (hi - lo))
+    Tj = np.cos(np.arange(19)[:, None] * np.arccos(y)[None, :])   # (N, d)
+    expected = ((Q.T @ U) ** 2).T @ Tj.T                            # (k, N)
+    np.testing.assert_allclose(mu, expected, rtol=0, atol=1e-12)
+
+
 def test_kpm_rejects_an_interval_that_misses_the_spectrum(cov1000):
     _, op, ev = cov1000
     with pytest.raises(ValueError, match="does not hold the spectrum"):
