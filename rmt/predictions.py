@@ -783,12 +783,9 @@ def predict_hidden_ratio(n_classes: int, hidden: int, *, blocks: str = "W", loss
         return HiddenPrediction("V", loss, C, m, pb, math.sqrt(C - 1.0) * pb, -1.0, None)
     rf = derived("hidden_coupling.relu_factor")
     if dim is not None:
-        d = check_int("dim", dim, 2)
-        if n_samples is None:
-            if gamma is None:
-                raise ValueError("n_samples or gamma must be given with dim")
-            n_samples = max(1, int(round(d / check_real("gamma", gamma, 0.0, strict_min=True))))
-        Nn = check_int("n_samples", n_samples, 1)
+        check_int("dim", dim, 2)
+        # the same resolution (and consistency check of gamma, dim, n_samples) as the linear model
+        _, d, Nn = _resolve_sizes(gamma, dim, n_samples)
         rho2 = float(sp.lambdify((rf["d"], rf["N"]), rf["rho2_relu_exact"])(d, Nn))
     else:
         if gamma is None:

@@ -163,7 +163,10 @@ def write_report(results: Sequence[ClaimResult], out_dir: str | os.PathLike, *,
     figs: dict[str, list[str]] = {}
     for res, row in zip(results, rows):
         if res.claim.figure is not None:
-            figs[row["id"]] = _draw(row, res.claim.figure, fig_dir)
+            try:
+                figs[row["id"]] = _draw(row, res.claim.figure, fig_dir)
+            except Exception as exc:  # e.g. a failed estimate has no figure data: keep going
+                row["figure_error"] = f"{type(exc).__name__}: {exc}"
     doc = {"rmt_results": "verify", "command": command, "seed": seed,
            "environment": environment(backend), "claims": rows}
     json_path = out / "results.json"
@@ -194,6 +197,8 @@ def _markdown(doc: Mapping[str, Any], figs: Mapping[str, list[str]], out: Path) 
                   f"Quantity: {r['quantity']}. Derivation: `{r['proof'] or '-'}`. "
                   f"Parameters: `{json.dumps(r['parameters'], default=str)}`.", "",
                   f"Verdict: {r['reason']}.", ""]
+        if r.get("figure_error"):
+            lines += [f"Figure not drawn: {r['figure_error']}.", ""]
         for p in figs.get(r["id"], []):
             if p.endswith(".png"):
                 rel = os.path.relpath(p, out)

@@ -116,9 +116,12 @@ def test_verify_reports_a_crashing_estimator_as_failed(tmp_path, capsys):
     def broken(params, seed, backend):
         raise RuntimeError("boom")
 
+    def figure(ax, result):
+        return ax.plot(result["extra"]["x"])  # KeyError: a failed estimate has no extra data
+
     claim = cl.Claim(id="planted-crash", statement="s", latex="$x$", proof=None,
                      predict=lambda p: 1.0, estimate=broken, rule=cl.WithinCI(),
-                     scales={"quick": {}})
+                     scales={"quick": {}}, figure=figure)
     cl.register(claim)
     try:
         code, out, err = run(["verify", "--claims", "planted-crash", "--out", str(tmp_path),
@@ -128,3 +131,43 @@ def test_verify_reports_a_crashing_estimator_as_failed(tmp_path, capsys):
     assert code == 1
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["claims"][0]["verdict"] == "fails" and "boom" in doc["claims"][0]["reason"]
+    assert "KeyError" in doc["claims"][0]["figure_error"]
+    assert "Figure not drawn" in (tmp_path / "report.md").read_text()
+
+
+def test_gap_rate_rule_never_holds_while_the_ci_contains_minus_half():
+    """The claim says the gap decays faster than the paper's d^(−1/2): a "holds" must exclude −1/2.
+    A 95% CI [−1.03, −0.47] (half-width 0.28) contains both −1 and −1/2."""
+    from rmt.catalog import lindeberg  # noqa: F401 - registers the claim
+    from scipy import stats
+
+    claim = cl.registry()["lindeberg-smooth-gap-rate"]
+    z = float(stats.norm.ppf(0.975))
+    est = cl.Estimate(-0.75, 0.28 / z, 7)   # normal CI at 95%: [−1.03, −0.47]
+    lo, hi = est.ci(claim.rule.level)
+    assert lo < -1.0 and hi > -0.5
+    assert claim.rule.decide(-1.0, est).status != "holds"
+
+
+def test_v0_per_block_estimate_states_its_pair_sample_and_computes_c_once(monkeypatch):
+    """The statement must say the mean is over a sample of pairs (400 of C(C−1) at quick scale),
+    and the curve's last point (the claim's own C) must not be recomputed."""
+    from rmt.catalog import foundation
+
+    claim = cl.registry()["linear-ce-v0-per-block"]
+    assert "all pairs" not in claim.statement and "400" in claim.statement
+    calls = []
+    real = foundation.block_ratio
+
+    def counting(model, X, **kw):
+        calls.append(model.n_classes)
+        return real(model, X, **kw)
+
+    monkeypatch.setattr(foundation, "block_ratio", counting)
+    params = {"C": 30, "d": 20, "N": 40}
+    est = claim.estimate(params, 0, "numpy")
+    assert calls.count(30) == 1
+    assert est.extra["ratio"][-1] == est.value and est.extra["C"][-1] == 30
+    assert est.extra["n_pairs"] == 400 < est.extra["n_pairs_total"] == 30 * 29
+    # Exact at V = 0 (ratios of BLAS sums in float64, relative error ≲ (d + C)·eps).
+    assert math.isclose(est.value, 1 / 29, rel_tol=1e-12)

@@ -190,6 +190,11 @@ def test_hidden_prediction():
         pr.predict_hidden_ratio(10, 8, blocks="X")
     with pytest.raises(ValueError, match="gamma"):
         pr.predict_hidden_ratio(10, 8)
+    # gamma, dim and n_samples all given must agree (not: gamma silently ignored)
+    with pytest.raises(ValueError, match="gamma"):
+        pr.predict_hidden_ratio(10, 8, dim=100, n_samples=200, gamma=2.0)
+    q = pr.predict_hidden_ratio(10, 8, dim=100, gamma=0.5)
+    assert q.rho2 == pr.predict_hidden_ratio(10, 8, dim=100, n_samples=200).rho2
 
 
 @pytest.mark.slow
