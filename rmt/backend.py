@@ -45,6 +45,7 @@ __all__ = [
     "free_memory_bytes",
     "device_name",
     "synchronize",
+    "limit_blas_threads",
 ]
 
 
@@ -267,3 +268,14 @@ def synchronize(xp: ModuleType = np) -> None:
     """Wait for queued device work (no-op on NumPy); call before reading a timer."""
     if backend_name(xp) == "cupy":
         xp.cuda.Device().synchronize()
+
+
+def limit_blas_threads(n: int = 1):
+    """Context manager limiting host BLAS/OpenMP threads to ``n`` (threadpoolctl).
+
+    For loops of many small eigensolves (d of a few hundred) threads gain nothing, and on a
+    machine shared with other jobs oversubscribed BLAS threads were measured 10× slower.
+    """
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    return threadpool_limits(limits=int(n))

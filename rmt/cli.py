@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any, Sequence
@@ -28,27 +29,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive_int(name: str, minimum: int = 1):
+def _positive_int(minimum: int = 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
         return value
 
     return parse
 
 
-def _nonneg_float(name: str):
+def _nonneg_float():
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
         if not (value >= 0 and value != float("inf")):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text}")
+            raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
         return value
 
     return parse
@@ -69,20 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hessian", help="per-block and aggregate Hessian block ratios at init")
     h.add_argument("--model", choices=("linear", "hidden"), default="linear")
     h.add_argument("--loss", choices=("ce", "mse"), default="ce")
-    h.add_argument("--classes", type=_positive_int("--classes", 2), required=True, metavar="C")
-    h.add_argument("--dim", type=_positive_int("--dim"), required=True, metavar="d")
-    h.add_argument("--samples", type=_positive_int("--samples"), required=True, metavar="N")
-    h.add_argument("--hidden", type=_positive_int("--hidden"), default=None, metavar="m",
+    h.add_argument("--classes", type=_positive_int(2), required=True, metavar="C")
+    h.add_argument("--dim", type=_positive_int(), required=True, metavar="d")
+    h.add_argument("--samples", type=_positive_int(), required=True, metavar="N")
+    h.add_argument("--hidden", type=_positive_int(), default=None, metavar="m",
                    help="hidden width (required for --model hidden)")
     h.add_argument("--activation", choices=("relu", "tanh", "gelu", "identity"), default="relu")
-    h.add_argument("--sigma", type=_nonneg_float("--sigma"), default=1.0, metavar="σ",
+    h.add_argument("--sigma", type=_nonneg_float(), default=1.0, metavar="σ",
                    help="init scale: entries N(0, σ²/fan_in) (default 1)")
     h.add_argument("--blocks", choices=("V", "W"), default="V",
                    help="which layer's row blocks (W only for --model hidden)")
     h.add_argument("--pairs", default="auto",
                    help="off-diagonal pairs for the per-block ratio: 'auto' (all up to 4096, "
                         "else a seeded sample of 4096), 'all', or a sample size")
-    h.add_argument("--seed", type=_positive_int("--seed", 0), default=0)
+    h.add_argument("--seed", type=_positive_int(0), default=0)
     h.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     h.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     h.add_argument("--json", action="store_true", help="print JSON with every parameter echoed")
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="claim ids to run (default: all; see --list)")
     v.add_argument("--out", default="rmt-report", metavar="DIR",
                    help="directory for report.md, results.json and figures (default rmt-report)")
-    v.add_argument("--seed", type=_positive_int("--seed", 0), default=0)
+    v.add_argument("--seed", type=_positive_int(0), default=0)
     v.add_argument("--list", action="store_true", help="list claim ids and statements")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -200,6 +201,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         for c in cl.registry().values():
             print(f"{c.id:34s} {c.statement}")
         return 0
+    # Fail before minutes of work if the report cannot be written.
+    from pathlib import Path
+
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    if not os.access(args.out, os.W_OK):
+        raise UsageError(f"rmt verify: --out {args.out!r} is not writable")
     n_total = len(args.claims) if args.claims else len(cl.registry())
     done = []
 
@@ -256,6 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Library validation errors name the parameter and its range: one line, status 2.
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"rmt: error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: stop quietly (point stdout at devnull so the
+        # interpreter's final flush does not raise again).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        # An output path that cannot be written (--out on a read-only or missing device).
+        print(f"rmt: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
         return 2
 
 

@@ -47,6 +47,7 @@ def test_hessian_v0_example_from_the_issue(capsys):
     (["verify", "--scale", "huge"], "--scale"),
     (["figures", "--from", "/nonexistent/results.json", "--out", "x"], "no results file"),
     (["prove", "no-such-derivation"], "no-such-derivation"),
+    (["verify", "--claims", "mp-esd", "--out", "/proc/rmt-cannot-write-here"], "/proc/"),
 ])
 def test_bad_arguments_one_line_exit_2(args, needle, capsys):
     code, out, err = run(args, capsys)

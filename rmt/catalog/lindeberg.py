@@ -155,6 +155,12 @@ def _midpoint_prediction(params: Mapping[str, Any]) -> float:
 
 
 def _first_moment_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
+    # Many small eigensolves: one BLAS thread avoids oversubscription (see limit_blas_threads).
+    with bk.limit_blas_threads(1):
+        return _first_moment_estimate_body(params, seed, backend)
+
+
+def _first_moment_estimate_body(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     """Per trial ``a(t) = (1/N) Σ_n w_n(t)(‖P x_n‖² − rank V)`` at ``t = 0, ½, 1``.
 
     ``d·m₁(t) = (1/N) Σ w_n(t)‖x_n‖²`` splits into this term (plus the constant ``rank V·mean
@@ -239,6 +245,12 @@ def _rate_prediction(params: Mapping[str, Any]) -> float:
 
 
 def _rate_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
+    # Many small eigensolves: one BLAS thread avoids oversubscription (see limit_blas_threads).
+    with bk.limit_blas_threads(1):
+        return _rate_estimate_body(params, seed, backend)
+
+
+def _rate_estimate_body(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     z = [complex(a, b) for a, b in params.get("z", [(w.real, w.imag) for w in DEFAULT_Z])]
     # trials ∝ 1/d, params["trials"] at the largest d (rmt.lindeberg.trials_inverse_d)
     trials = trials_inverse_d(params["dims"], params["trials"])
