@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, Sequence
 
+from rmt.validation import int_arg, real_arg
+
 __all__ = ["main", "build_parser", "UsageError"]
 
 
@@ -27,32 +29,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
-
-
-def _positive_int(minimum: int = 1):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _nonneg_float():
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-        if not (value >= 0 and value != float("inf")):
-            raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-        return value
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,20 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hessian", help="per-block and aggregate Hessian block ratios at init")
     h.add_argument("--model", choices=("linear", "hidden"), default="linear")
     h.add_argument("--loss", choices=("ce", "mse"), default="ce")
-    h.add_argument("--classes", type=_positive_int(2), required=True, metavar="C")
-    h.add_argument("--dim", type=_positive_int(), required=True, metavar="d")
-    h.add_argument("--samples", type=_positive_int(), required=True, metavar="N")
-    h.add_argument("--hidden", type=_positive_int(), default=None, metavar="m",
+    h.add_argument("--classes", type=int_arg(2), required=True, metavar="C")
+    h.add_argument("--dim", type=int_arg(1), required=True, metavar="d")
+    h.add_argument("--samples", type=int_arg(1), required=True, metavar="N")
+    h.add_argument("--hidden", type=int_arg(1), default=None, metavar="m",
                    help="hidden width (required for --model hidden)")
     h.add_argument("--activation", choices=("relu", "tanh", "gelu", "identity"), default="relu")
-    h.add_argument("--sigma", type=_nonneg_float(), default=1.0, metavar="σ",
+    h.add_argument("--sigma", type=real_arg(0.0), default=1.0, metavar="σ",
                    help="init scale: entries N(0, σ²/fan_in) (default 1)")
     h.add_argument("--blocks", choices=("V", "W"), default="V",
                    help="which layer's row blocks (W only for --model hidden)")
     h.add_argument("--pairs", default="auto",
                    help="off-diagonal pairs for the per-block ratio: 'auto' (all up to 4096, "
                         "else a seeded sample of 4096), 'all', or a sample size")
-    h.add_argument("--seed", type=_positive_int(0), default=0)
+    h.add_argument("--seed", type=int_arg(0), default=0)
     h.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     h.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     h.add_argument("--json", action="store_true", help="print JSON with every parameter echoed")
@@ -96,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="claim ids to run (default: all; see --list)")
     v.add_argument("--out", default="rmt-report", metavar="DIR",
                    help="directory for report.md, results.json and figures (default rmt-report)")
-    v.add_argument("--seed", type=_positive_int(0), default=0)
+    v.add_argument("--seed", type=int_arg(0), default=0)
     v.add_argument("--list", action="store_true", help="list claim ids and statements")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 

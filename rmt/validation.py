@@ -20,6 +20,8 @@ __all__ = [
     "check_probability",
     "check_finite_array",
     "check_matrix",
+    "int_arg",
+    "real_arg",
 ]
 
 
@@ -102,3 +104,39 @@ def _range_text(minimum: int | None, maximum: int | None) -> str:
     if maximum is not None:
         return f" <= {maximum}"
     return ""
+
+
+def int_arg(minimum: int | None = None, maximum: int | None = None):
+    """An argparse ``type=`` converter to an int in ``[minimum, maximum]``.
+
+    The message comes from :func:`check_int`; argparse puts the flag name in front, so the
+    converter leaves it out (``argument --dim: must be an integer >= 1, got 0``).
+    """
+    import argparse  # noqa: PLC0415
+
+    def convert(text: str) -> int:
+        try:
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            value = text
+        try:
+            return check_int("value", value, minimum, maximum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value ")) from None
+
+    return convert
+
+
+def real_arg(minimum: float | None = None, maximum: float | None = None, *,
+             strict_min: bool = False, strict_max: bool = False):
+    """An argparse ``type=`` converter to a finite float within the bounds (see :func:`int_arg`)."""
+    import argparse  # noqa: PLC0415
+
+    def convert(text: str) -> float:
+        try:
+            return check_real("value", text, minimum, maximum, strict_min=strict_min,
+                              strict_max=strict_max)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value ")) from None
+
+    return convert

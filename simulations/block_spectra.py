@@ -73,6 +73,7 @@ from rmt import backend as bk
 from rmt.covariance import draw_covariance
 from rmt.spectra import eigvalsh_batched, moments_from_eigenvalues
 from rmt.sweep import Grid, add_sweep_arguments, run_from_args
+from rmt.validation import int_arg, real_arg
 
 PROG = "python -m simulations.block_spectra"
 BLOCKS = {
@@ -101,53 +102,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _int_at_least(name: str, minimum: int) -> Callable[[str], int]:
-    def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, "
-                                             f"got {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {v}")
-        return v
-    return conv
-
-
-def _nonneg_float(name: str) -> Callable[[str], float]:
-    def conv(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            v = float("nan")
-        if not (v >= 0 and np.isfinite(v)):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite real number >= 0, "
-                                             f"got {text!r}")
-        return v
-    return conv
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG,
                 description="Spectra of C·H_ii and −C²·H_ij of the linear CE model (dependent and "
                             "independent weights) against their weighted Marchenko–Pastur laws, "
                             "as a sweep over C, σ and seeds (see the module docstring).")
-    p.add_argument("--dim", type=_int_at_least("--dim", 1), default=400, help="d (default 400)")
-    p.add_argument("--n-samples", type=_int_at_least("--n-samples", 1), default=800,
+    p.add_argument("--dim", type=int_arg(1), default=400, help="d (default 400)")
+    p.add_argument("--n-samples", type=int_arg(1), default=800,
                    help="N (default 800, so γ = d/N = 1/2)")
-    p.add_argument("--n-classes", type=_int_at_least("--n-classes", 2), nargs="+", default=[10],
+    p.add_argument("--n-classes", type=int_arg(2), nargs="+", default=[10],
                    metavar="C", help="C, one value or several to sweep (default 10)")
-    p.add_argument("--sigma", type=_nonneg_float("--sigma"), nargs="+", default=[1.0],
+    p.add_argument("--sigma", type=real_arg(0.0), nargs="+", default=[1.0],
                    metavar="SIGMA",
                    help="logit scale σ: V_ij ~ N(0, σ²/d); one value or several (default 1)")
-    p.add_argument("--trials", type=_int_at_least("--trials", 2), default=20,
+    p.add_argument("--trials", type=int_arg(2), default=20,
                    help="Monte Carlo trials (seeds) per (C, σ) (default 20)")
-    p.add_argument("--bins", type=_int_at_least("--bins", 2), default=60,
+    p.add_argument("--bins", type=int_arg(2), default=60,
                    help="histogram bins per block (default 60)")
-    p.add_argument("--seed", type=_int_at_least("--seed", 0), default=0, help="base seed")
+    p.add_argument("--seed", type=int_arg(0), default=0, help="base seed")
     p.add_argument("--backend", choices=bk.BACKENDS, default="numpy")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    p.add_argument("--law-samples", type=_int_at_least("--law-samples", 1000), default=2**20,
+    p.add_argument("--law-samples", type=int_arg(1000), default=2**20,
                    help="logit draws for each block weight law (default 2^20)")
     p.add_argument("--no-figure", action="store_true", help="write the results file only")
     p.add_argument("--redraw", action="store_true",

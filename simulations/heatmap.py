@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from rmt import backend as bk
+from rmt.validation import int_arg
 
 PROG = "python -m simulations.heatmap"
 #: Colours span this many decades below the largest entry.
@@ -42,33 +43,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _int_min(name: str, minimum: int):
-    def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, "
-                                             f"got {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {v}")
-        return v
-    return conv
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Heat maps of |H| (linear model, and the W-W part of a "
                 "one-hidden-layer net) at C = 2, 10, 100: block structure emerging with C.")
-    p.add_argument("--C", type=_int_min("--C", 2), nargs="+", default=[2, 10, 100],
+    p.add_argument("--C", type=int_arg(2), nargs="+", default=[2, 10, 100],
                    help="class counts, one panel each (default 2 10 100)")
-    p.add_argument("--dim", type=_int_min("--dim", 1), default=8, help="d (default 8)")
-    p.add_argument("--hidden", type=_int_min("--hidden", 0), default=8,
+    p.add_argument("--dim", type=int_arg(1), default=8, help="d (default 8)")
+    p.add_argument("--hidden", type=int_arg(0), default=8,
                    help="hidden units m for the second row (0: no second row; default 8)")
-    p.add_argument("--hidden-dim", type=_int_min("--hidden-dim", 1), default=16,
+    p.add_argument("--hidden-dim", type=int_arg(1), default=16,
                    help="d of the hidden net (default 16)")
-    p.add_argument("--n-samples", type=_int_min("--n-samples", 1), default=64,
+    p.add_argument("--n-samples", type=int_arg(1), default=64,
                    help="N (default 64)")
     p.add_argument("--sigma", type=float, default=1.0, help="initialisation scale σ (default 1)")
-    p.add_argument("--seed", type=_int_min("--seed", 0), default=0)
+    p.add_argument("--seed", type=int_arg(0), default=0)
     p.add_argument("--out", type=Path, default=Path("results/heatmap"),
                    help="output path without extension (default results/heatmap)")
     return p

@@ -41,6 +41,7 @@ import numpy as np
 
 from rmt import backend as bk
 from rmt.lindeberg import GapRate, LindebergPath, gap_rate, simulate_path, trials_inverse_d
+from rmt.validation import int_arg, real_arg
 
 CPU_DIMS = (100, 178, 316, 562, 1000)
 GPU_DIMS = (256, 512, 1024, 2048, 4096, 8192)
@@ -86,34 +87,6 @@ def _float_list(name: str, lo: float, hi: float, *, strict_lo: bool = False):
     return conv
 
 
-def _int_at_least(name: str, minimum: int):
-    def conv(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, "
-                                             f"got {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}, got {v}")
-        return v
-    return conv
-
-
-def _real(name: str, lo: float, hi: float, *, strict_lo: bool = False, strict_hi: bool = False):
-    def conv(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            v = float("nan")
-        ok = np.isfinite(v) and (v > lo if strict_lo else v >= lo) and (
-            v < hi if strict_hi else v <= hi)
-        if not ok:
-            rng = f"{'(' if strict_lo else '['}{lo:g}, {hi:g}{')' if strict_hi else ']'}"
-            raise argparse.ArgumentTypeError(f"{name} must be a number in {rng}, got {text!r}")
-        return v
-    return conv
-
-
 def _regimes(text: str) -> list[str]:
     vals = [v.strip() for v in text.split(",") if v.strip()]
     bad = [v for v in vals if v not in REGIMES]
@@ -132,20 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{','.join(map(str, GPU_DIMS))} on cupy)")
     p.add_argument("--regimes", type=_regimes, default=list(REGIMES),
                    help="regimes of C: fixed (C = --n-classes), d/4, d (default: all three)")
-    p.add_argument("--regime-max-dim", type=_int_at_least("--regime-max-dim", 8), default=None,
+    p.add_argument("--regime-max-dim", type=int_arg(8), default=None,
                    help="largest d for the C ∝ d regimes (default 562 on numpy, 4096 on cupy)")
-    p.add_argument("--gamma", type=_real("--gamma", 0, 10, strict_lo=True), default=0.5,
+    p.add_argument("--gamma", type=real_arg(0, 10, strict_min=True), default=0.5,
                    help="γ = d/N (default 0.5)")
-    p.add_argument("--n-classes", type=_int_at_least("--n-classes", 2), default=10,
+    p.add_argument("--n-classes", type=int_arg(2), default=10,
                    help="C of the fixed regime (default 10)")
-    p.add_argument("--sigma", type=_real("--sigma", 0, 10), default=1.0,
+    p.add_argument("--sigma", type=real_arg(0, 10), default=1.0,
                    help="logit scale σ, V_ij ~ N(0, σ²/d) (default 1)")
     p.add_argument("--weights", choices=tuple(WEIGHTS), default="diag",
                    help="block weight: diag = C·p_i(1−p_i), offdiag = C²·p_i p_j (default diag)")
-    p.add_argument("--trials", type=_int_at_least("--trials", 4), default=40,
+    p.add_argument("--trials", type=int_arg(4), default=40,
                    help="trials at the largest d of the fixed-C regime; T(d) ∝ 1/d below it, "
                         "at most 20× (default 40)")
-    p.add_argument("--trials-cd", type=_int_at_least("--trials-cd", 4), default=96,
+    p.add_argument("--trials-cd", type=int_arg(4), default=96,
                    help="trials at the largest d of the C ∝ d regimes, ∝ 1/d below (default 96: "
                         "the gap there is nearer the noise)")
     p.add_argument("--equal-trials", action="store_true",
@@ -156,18 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
                    default=[0.25, 0.5, 1.0, 2.0, 3.0], help="Re z grid (default 0.25,0.5,1,2,3)")
     p.add_argument("--z-imag", type=_float_list("--z-imag", 0, 1e6, strict_lo=True),
                    default=[0.5, 1.0], help="Im z grid, > 0 (default 0.5,1)")
-    p.add_argument("--path-dim", type=_int_at_least("--path-dim", 8), default=None,
+    p.add_argument("--path-dim", type=int_arg(8), default=None,
                    help="d of the path figure (default 300 on numpy, 2048 on cupy)")
-    p.add_argument("--path-points", type=_int_at_least("--path-points", 3), default=9,
+    p.add_argument("--path-points", type=int_arg(3), default=9,
                    help="points on each path (default 9)")
-    p.add_argument("--path-trials", type=_int_at_least("--path-trials", 4), default=120,
+    p.add_argument("--path-trials", type=int_arg(4), default=120,
                    help="trials for the path (default 120)")
     p.add_argument("--no-path", action="store_true", help="skip the path at one d")
-    p.add_argument("--level", type=_real("--level", 0, 1, strict_lo=True, strict_hi=True),
+    p.add_argument("--level", type=real_arg(0, 1, strict_min=True, strict_max=True),
                    default=0.95, help="CI level (default 0.95)")
-    p.add_argument("--boot", type=_int_at_least("--boot", 100), default=2000,
+    p.add_argument("--boot", type=int_arg(100), default=2000,
                    help="bootstrap resamples (default 2000)")
-    p.add_argument("--seed", type=_int_at_least("--seed", 0), default=0, help="base seed")
+    p.add_argument("--seed", type=int_arg(0), default=0, help="base seed")
     p.add_argument("--backend", choices=bk.BACKENDS, default="numpy")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--out", default="results/lindeberg",
