@@ -1078,6 +1078,8 @@ class WeightedMP(_SpectralLaw):
                         pieces.append((float(left[j]), float(right[j]), float(zl[j]),
                                        float(zr[j])))
         pieces.append((vR, math.inf, float(self._zv(np.array([vR]))[0]), math.inf))
+        # α = 1 − P(w≠0)/γ is computed from probabilities summing to 1 within a few eps: treat
+        # |α| ≤ 1e-14 (~50 eps) as exactly 0, i.e. a hard edge at 0.
         if abs(self._alpha) <= 1e-14:
             # hard edge: v = 0 is the critical point (z'(0) = 1 − P(w≠0)/γ = 0) and z(0) = 0;
             # put the bisection's last-bit neighbours of 0 exactly there

@@ -640,6 +640,8 @@ class SpectralDensity:
         lo, hi = self.interval
         if pts.size:
             lo, hi = min(lo, float(pts[0])), max(hi, float(pts[-1]))
+        # Widen by far more than rounding (eps·width ~ 1e-16) and far less than any bin, so the
+        # extreme eigenvalues fall strictly inside the span.
         pad = 1e-9 * max(hi - lo, 1e-300)
         return lo - pad, hi + pad
 
@@ -923,6 +925,8 @@ def kpm_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
             raise ValueError(f"interval must satisfy interval[0] < interval[1], got {interval}")
     else:
         iv = spectral_edges(op, seed=ss_edges)
+        # The absolute term keeps a degenerate (zero-width) interval from mapping to a point:
+        # 1e-12 relative is ~1e4 eps, above the Lanczos edge estimate's rounding.
         pad = margin * iv.width + 1e-12 * max(abs(iv.lower), abs(iv.upper), 1.0)
         lo, hi = iv.lower - pad, iv.upper + pad
     U = sphere_probes(d, k, ss_probe, xp=xp, dtype=dt)  # (d, k)
@@ -1036,6 +1040,8 @@ def _bias_terms(z: np.ndarray, lower: float, upper: float) -> list[tuple[np.ndar
     e_phi = np.exp(1j * phi)
     terms = []
     for wi, rz in zip(w, rho_z):
+        # ρ(z) = 1 means z on the interval (no Bernstein ellipse, no bound); 1e-12 above 1 is
+        # ~1e4 eps, so rounding of ρ cannot make a point on the interval look outside it.
         if not rz > 1.0 + 1e-12:
             terms.append((np.empty(0), np.empty(0)))
             continue
