@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Mapping
 
@@ -146,6 +147,18 @@ register(Claim(
 ))
 
 
+def _one_blas_thread(estimate: Any) -> Any:
+    """Run an estimator with one host BLAS thread: it does many small eigensolves, where
+    threads gain nothing and oversubscription on a shared machine cost 10× (limit_blas_threads)."""
+
+    @functools.wraps(estimate)
+    def wrapped(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
+        with bk.limit_blas_threads(1):
+            return estimate(params, seed, backend)
+
+    return wrapped
+
+
 # --------------------------------------------------------------------------------------------
 # lindeberg-first-moment-linear
 # --------------------------------------------------------------------------------------------
@@ -154,13 +167,8 @@ def _midpoint_prediction(params: Mapping[str, Any]) -> float:
     return float(derived("lindeberg.moments_polynomial")["first_moment_midpoint_fraction"])
 
 
+@_one_blas_thread
 def _first_moment_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    # Many small eigensolves: one BLAS thread avoids oversubscription (see limit_blas_threads).
-    with bk.limit_blas_threads(1):
-        return _first_moment_estimate_body(params, seed, backend)
-
-
-def _first_moment_estimate_body(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     """Per trial ``a(t) = (1/N) Σ_n w_n(t)(‖P x_n‖² − rank V)`` at ``t = 0, ½, 1``.
 
     ``d·m₁(t) = (1/N) Σ w_n(t)‖x_n‖²`` splits into this term (plus the constant ``rank V·mean
@@ -244,13 +252,8 @@ def _rate_prediction(params: Mapping[str, Any]) -> float:
     return float(derived("lindeberg.rank_bound")["exponent_fixed_C"])
 
 
+@_one_blas_thread
 def _rate_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    # Many small eigensolves: one BLAS thread avoids oversubscription (see limit_blas_threads).
-    with bk.limit_blas_threads(1):
-        return _rate_estimate_body(params, seed, backend)
-
-
-def _rate_estimate_body(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     z = [complex(a, b) for a, b in params.get("z", [(w.real, w.imag) for w in DEFAULT_Z])]
     # trials ∝ 1/d, params["trials"] at the largest d (rmt.lindeberg.trials_inverse_d)
     trials = trials_inverse_d(params["dims"], params["trials"])
