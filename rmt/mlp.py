@@ -51,6 +51,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import backend as bk
+from .hessian import BlockNormSums, block_norms
 from .models import (
     ACTIVATIONS,
     LOSSES,
@@ -65,7 +66,7 @@ from .validation import check_choice, check_int, check_real
 
 __all__ = [
     "DeepMLP",
-    "LayerSums",
+    "rms_per_block",
     "CrossNorms",
     "BlockSummary",
     "layers",
@@ -479,29 +480,11 @@ def dense_hessian(model: Any, X: Any, y: Any = None, loss: str = "ce", *, part: 
 # Norms without the dense Hessian
 # --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LayerSums:
-    """Within-layer sums of one weight matrix (its rows are the blocks), exact.
-
-    ``diagonal`` is ``Σ_i ‖H_ii‖²_F``, ``off_diagonal`` is ``Σ_{i≠j} ‖H_ij‖²_F`` over ordered
-    pairs (computed directly, never as total − diagonal). ``aggregate`` is
-    ``(off_diagonal / diagonal)^{1/2}``; ``rms_per_block`` is the per-block RMS ratio
-    ``(mean_{i≠j} ‖H_ij‖²_F / mean_i ‖H_ii‖²_F)^{1/2} = aggregate / √(n_blocks − 1)``.
-    """
-
-    layer: str
-    n_blocks: int
-    block_size: int
-    diagonal: float
-    off_diagonal: float
-
-    @property
-    def aggregate(self) -> float:
-        return math.sqrt(self.off_diagonal / self.diagonal) if self.diagonal > 0 else math.nan
-
-    @property
-    def rms_per_block(self) -> float:
-        return self.aggregate / math.sqrt(self.n_blocks - 1) if self.n_blocks > 1 else math.nan
+def rms_per_block(sums: BlockNormSums) -> float:
+    """Per-block RMS ratio ``(mean_{i≠j} ‖H_ij‖²_F / mean_i ‖H_ii‖²_F)^{1/2}`` of one layer,
+    ``= aggregate / √(n_blocks − 1)`` (exact, from the sums)."""
+    n = sums.n_blocks
+    return sums.aggregate_ratio / math.sqrt(n - 1) if n > 1 else math.nan
 
 
 @dataclass(frozen=True)
@@ -518,16 +501,17 @@ class CrossNorms:
 
 @dataclass(frozen=True)
 class BlockSummary:
-    """Within-layer sums of every layer and cross-layer norms of every pair of layers."""
+    """Within-layer sums of every layer (:class:`rmt.hessian.BlockNormSums`, ``blocks`` holding
+    the layer's name) and cross-layer norms of every pair of layers."""
 
-    layers: tuple[LayerSums, ...]
+    layers: tuple[BlockNormSums, ...]
     cross: tuple[CrossNorms, ...]
 
-    def layer(self, name: str) -> LayerSums:
+    def layer(self, name: str) -> BlockNormSums:
         for s in self.layers:
-            if s.layer == name:
+            if s.blocks == name:
                 return s
-        raise ValueError(f"layer must be one of {[s.layer for s in self.layers]}, got {name!r}")
+        raise ValueError(f"layer must be one of {[s.blocks for s in self.layers]}, got {name!r}")
 
     def pair(self, lower: str, upper: str) -> CrossNorms:
         for c in self.cross:
@@ -542,7 +526,7 @@ def _gram_sq(F: Any) -> Any:
     return G * G
 
 
-def _hidden_layer_sums(st: _State, l: int, name: str) -> LayerSums:
+def _hidden_layer_sums(st: _State, l: int, name: str) -> BlockNormSums:
     """``Σ_i ‖H_ii‖²`` and ``Σ_{i≠j} ‖H_ij‖²`` of a hidden layer ``l < L``: its blocks are
     ``(1/N) Σ_n w_n[i, j] a a ᵀ`` with ``w = Ω + Ψ``, so ``‖H_ij‖²_F = (1/N²) w_ijᵀ G w_ij``
     with ``G = (a aᵀ)∘²`` and the sums are ``(1/N²) Σ G ∘ (w wᵀ)`` over the chosen entries."""
@@ -559,14 +543,12 @@ def _hidden_layer_sums(st: _State, l: int, name: str) -> LayerSums:
     n2 = float(st.N) ** 2
     diag = float(xp.sum(G * (Wd @ Wd.T))) / n2
     off = float(xp.sum(G * (Wo @ Wo.T))) / n2
-    return LayerSums(name, m, int(st.a[l - 1].shape[1]), diag, off)
+    return BlockNormSums(diag, off, m, name)
 
 
-def _output_layer_sums(st: _State, name: str) -> LayerSums:
-    from .hessian import block_norms  # noqa: PLC0415 - the exact Gram route of rmt.hessian
-
+def _output_layer_sums(st: _State, name: str) -> BlockNormSums:
     s = block_norms(LinearClassifier(st.W[st.L]), st.a[st.L - 1], loss=st.loss)
-    return LayerSums(name, st.C, int(st.a[st.L - 1].shape[1]), s.diagonal, s.off_diagonal)
+    return BlockNormSums(s.diagonal, s.off_diagonal, st.C, name)
 
 
 def _tiles(n: int, per: int) -> Iterator[tuple[int, int]]:
