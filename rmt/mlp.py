@@ -38,7 +38,7 @@ Norms
 ``Σ_i ‖H_ii‖²_F`` and ``Σ_{i≠j} ‖H_ij‖²_F`` (rows of each weight matrix as blocks; the output
 layer through :func:`rmt.hessian.block_norms`, which never forms a block) and the Frobenius norms
 of every cross-layer block ``H_{W_l W_k}`` (all rows of both layers) split into Gauss–Newton
-part, residual part and total. Cross-layer parts are accumulated tile by tile, never whole.
+part and residual part, by Gram identities or chunked products (never the whole block).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ __all__ = [
 
 #: :func:`dense_hessian` refuses models with more parameters than this unless told otherwise.
 MAX_DENSE_PARAMS = 20_000
-#: Bytes one tile of a cross-layer block may take in :func:`block_summary`.
+#: Bytes one chunk of a cross-layer product may take in :func:`block_summary`.
 TILE_BYTES = 64 << 20
 
 
@@ -321,7 +321,7 @@ class _State:
                 out = xp.broadcast_to(xp.eye(self.width(l), dtype=self.dt),
                                       (self.N, self.width(l), self.width(l)))
             else:
-                out = xp.einsum("ab,nbc->nac", self.W[s], self.M(s - 1, l))
+                out = self.W[s] @ self.M(s - 1, l)
             self._cache[key] = out
         return self._cache[key]
 
@@ -331,7 +331,7 @@ class _State:
 
     def B(self, l: int) -> Any:
         """``∂z/∂u_l`` with centred ``W_L`` for CE, ``l < L``: shape (N, C, m_l)."""
-        return self.xp.einsum("ca,nal->ncl", self.WLc, self.M(self.L - 1, l))
+        return self.WLc @ self.M(self.L - 1, l)
 
     def Phi(self) -> Any:
         """``Φ_n = W_Lᵀ A_n W_L`` (centred ``W_L`` for CE), shape (N, m, m) or (m, m) for MSE."""
@@ -355,21 +355,23 @@ class _State:
             if self.loss == "mse":
                 return xp.broadcast_to(xp.eye(self.C, dtype=self.dt), (self.N, self.C, self.C))
             P = self.P
-            return xp.einsum("nc,cd->ncd", P, xp.eye(self.C, dtype=self.dt)) - \
-                P[:, :, None] * P[:, None, :]
+            A = -P[:, :, None] * P[:, None, :]
+            idx = xp.arange(self.C)
+            A[:, idx, idx] += P
+            return A
         Ql = self.M(L - 1, l)
-        if k == L:                                        # B_lᵀ A
-            Bl = self.B(l)
+        if k == L:                                        # B_lᵀ A, built as (N, m_l, C)
+            Bt = xp.swapaxes(Ql, 1, 2) @ self.WLc.T
             if self.loss == "mse":
-                return xp.swapaxes(Bl, 1, 2)
+                return Bt
             P = self.P
-            bp = xp.einsum("ncl,nc->nl", Bl, P)
-            return P[:, None, :] * (xp.swapaxes(Bl, 1, 2) - bp[:, :, None])
+            bp = (Bt @ P[:, :, None])[:, :, 0]
+            Bt -= bp[:, :, None]
+            Bt *= P[:, None, :]
+            return Bt
         Qk = self.M(L - 1, k)
         Phi = self.Phi()
-        if Phi.ndim == 2:
-            return xp.einsum("nal,ab,nbk->nlk", Ql, Phi, Qk)
-        return xp.einsum("nal,nab,nbk->nlk", Ql, Phi, Qk)
+        return xp.swapaxes(Ql, 1, 2) @ (Phi @ Qk)
 
     def psi(self, l: int, k: int) -> Any | None:
         """Residual coefficient ``Ψ = Σ_{s=k}^{L-1} K_{s,l}ᵀ Γ_s K_{s,k}`` (None when zero)."""
@@ -380,7 +382,7 @@ class _State:
         for s in range(k, self.L):
             W = self.WLc if s + 1 == self.L else self.W[s + 1]
             gam = self.D2[s] * (self.delta(s + 1) @ W)
-            t = xp.einsum("nal,na,nak->nlk", self.K(s, l), gam, self.K(s, k))
+            t = xp.swapaxes(self.K(s, l), 1, 2) @ (gam[:, :, None] * self.K(s, k))
             out = t if out is None else out + t
         return out
 
@@ -415,13 +417,14 @@ def _pair_block(st: _State, l: int, k: int, part: str) -> Any:
     shape = (ml * a.shape[1], mk * b.shape[1])
     out = xp.zeros(shape, dtype=st.dt)
     if part in ("full", "gn"):
-        out += xp.einsum("nip,nj,nq->ijpq", st.omega(l, k), a, b).reshape(shape)
+        out += xp.einsum("nip,nj,nq->ijpq", st.omega(l, k), a, b, optimize=True).reshape(shape)
     if part in ("full", "residual"):
         psi = st.psi(l, k)
         if psi is not None:
-            out += xp.einsum("nip,nj,nq->ijpq", psi, a, b).reshape(shape)
+            out += xp.einsum("nip,nj,nq->ijpq", psi, a, b, optimize=True).reshape(shape)
         if l < k:
-            out += xp.einsum("np,nj,nqi->ijpq", st.delta(k), a, st.M(k - 1, l)).reshape(shape)
+            out += xp.einsum("np,nj,nqi->ijpq", st.delta(k), a, st.M(k - 1, l),
+                             optimize=True).reshape(shape)
         elif st.y is None and st.smooth and l < st.L:
             st.require_labels("the residual part of a hidden layer with this activation")
     return out / st.N
@@ -470,6 +473,8 @@ def dense_hessian(model: Any, X: Any, y: Any = None, loss: str = "ce", *, part: 
     for l in range(1, L + 1):
         for k in range(l, L + 1):
             blk = _pair_block(st, l, k, part)
+            if k == l:   # exactly symmetric (the summation order leaves O(eps) asymmetry)
+                blk = (blk + blk.T) / 2
             out[off[l]:off[l] + sizes[l], off[k]:off[k] + sizes[k]] = blk
             if k != l:
                 out[off[k]:off[k] + sizes[k], off[l]:off[l] + sizes[l]] = blk.T
@@ -490,13 +495,12 @@ def rms_per_block(sums: BlockNormSums) -> float:
 @dataclass(frozen=True)
 class CrossNorms:
     """Frobenius norms of the whole cross-layer block ``H_{W_l W_k}`` (``l < k``, all rows of
-    both layers): its Gauss–Newton part, its residual part (linear in ``g``) and the total."""
+    both layers): its Gauss–Newton part and its residual part (linear in ``g``)."""
 
     lower: str
     upper: str
     gn: float
     residual: float
-    total: float
 
 
 @dataclass(frozen=True)
@@ -551,41 +555,52 @@ def _output_layer_sums(st: _State, name: str) -> BlockNormSums:
     return BlockNormSums(s.diagonal, s.off_diagonal, st.C, name)
 
 
-def _tiles(n: int, per: int) -> Iterator[tuple[int, int]]:
+def _chunks(n: int, per: int) -> Iterator[tuple[int, int]]:
     step = max(1, TILE_BYTES // max(1, per))
     for c0 in range(0, n, step):
         yield c0, min(n, c0 + step)
 
 
-def _cross_norms(st: _State, l: int, k: int, names: tuple[str, ...]) -> CrossNorms:
-    """Norms of GN part, residual part and total of ``H_{W_l W_k}`` (``l < k``), accumulated
-    over tiles (row ``i`` of ``W_l`` × a chunk of rows of ``W_k``) of the block."""
+def _cross_norms(st: _State, l: int, k: int, names: tuple[str, ...],
+                 route: str | None = None) -> CrossNorms:
+    """Norms of the GN part and the residual part of ``H_{W_l W_k}`` (``l < k``).
+
+    Every entry is ``(1/N) Σ_n c_n[i, i'] a_n[j] b_n[j']`` (``a = a_{l-1}``, ``b = a_{k-1}``).
+    GN part, ``c = Ω``: ``route="direct"`` contracts ``Ω`` (``N × m_l m_k``) with the outer
+    products ``a_n ⊗ b_n`` (``N × m_{l-1} m_{k-1}``) chunk by chunk, ``N m_l m_k m_{l-1}
+    m_{k-1}`` multiply-adds; ``route="gram"`` uses ``‖·‖² = (1/N²) Σ (aaᵀ)∘(bbᵀ)∘(ΩΩᵀ)``,
+    ``N² m_l m_k``; default: the cheaper. Residual part, ``φ'' = 0`` or ``k = L``: the tensor
+    ``δ_k ⊗ a ⊗ M_{k-1,l}`` has ``‖·‖² = (1/N²) Σ (δδᵀ)∘(aaᵀ)∘⟨M_n, M_n'⟩``; with a ``φ''``
+    term (smooth φ, ``k < L``: both layers hidden, a small block) the block is formed."""
     xp = st.xp
-    a, b = st.a[l - 1], st.a[k - 1]
-    N, ml, mk = st.N, st.width(l), st.width(k)
-    om = st.omega(l, k)
-    psi = st.psi(l, k)
-    dk = st.delta(k)
-    Mk = st.M(k - 1, l)
-    gg = rr = gr = 0.0
-    per = N * int(b.shape[1]) * st.dt.itemsize
-    for i in range(ml):
-        for c0, c1 in _tiles(mk, per):
-            # GN tile: (1/N) Σ_n Ω[n, i, c] a_n b_nᵀ for c in the chunk: (m_{l-1}, chunk·m_{k-1})
-            T = (om[:, i, c0:c1, None] * b[:, None, :]).reshape(N, -1)
-            gn = a.T @ T
-            # residual tile: δ_k[n, c] a_n M[n, :, i]ᵀ (+ Ψ term for smooth φ)
-            R = (dk[:, c0:c1, None] * Mk[:, None, :, i]).reshape(N, -1)
-            if psi is not None:
-                R = R + (psi[:, i, c0:c1, None] * b[:, None, :]).reshape(N, -1)
-            res = a.T @ R
-            gg += float(xp.sum(gn.astype(np.float64) ** 2))
-            rr += float(xp.sum(res.astype(np.float64) ** 2))
-            gr += float(xp.sum(gn.astype(np.float64) * res))
+    f64 = np.float64
+    a, b = st.a[l - 1].astype(f64, copy=False), st.a[k - 1].astype(f64, copy=False)
+    N = st.N
     n2 = float(N) ** 2
-    tot = max(gg + rr + 2 * gr, 0.0)   # ‖GN + R‖² ≥ 0; rounding can leave −O(eps)
-    return CrossNorms(names[l - 1], names[k - 1], math.sqrt(gg / n2), math.sqrt(rr / n2),
-                      math.sqrt(tot / n2))
+    om = st.omega(l, k).reshape(N, -1).astype(f64, copy=False)
+    Ga = a @ a.T
+    pa, pb = int(a.shape[1]), int(b.shape[1])
+    if route is None:
+        route = "gram" if N <= pa * pb else "direct"
+    route = check_choice("route", route, ("gram", "direct"))
+    if route == "gram":
+        gn2 = float(xp.sum(Ga * (b @ b.T) * (om @ om.T)))
+    else:
+        E = (a[:, :, None] * b[:, None, :]).reshape(N, pa * pb)
+        gn2 = 0.0
+        for c0, c1 in _chunks(int(om.shape[1]), 8 * pa * pb):
+            T = om[:, c0:c1].T @ E
+            gn2 += float(xp.sum(T * T))
+    psi = st.psi(l, k)
+    if psi is None:
+        dk = st.delta(k).astype(f64, copy=False)
+        M = st.M(k - 1, l).reshape(N, -1).astype(f64, copy=False)
+        r2 = float(xp.sum(Ga * (dk @ dk.T) * (M @ M.T)))
+    else:
+        R = _pair_block(st, l, k, "residual").astype(f64, copy=False)
+        r2 = float(xp.sum(R * R)) * n2
+    return CrossNorms(names[l - 1], names[k - 1], math.sqrt(max(gn2, 0.0) / n2),
+                      math.sqrt(max(r2, 0.0) / n2))
 
 
 def block_summary(model: Any, X: Any, y: Any = None, loss: str = "ce", *,
@@ -612,8 +627,9 @@ def block_summary(model: Any, X: Any, y: Any = None, loss: str = "ce", *,
     Notes
     -----
     Costs: output layer as :func:`rmt.hessian.block_norms` (``≈ 3 N² C`` flops for CE); a
-    hidden layer ``O(N² (m_{l-1} + m_l²) + N C m²)``; a cross block
-    ``O(N m_l m_{l-1} m_k m_{k-1})`` with ``m_L = C`` — the Gauss–Newton part dominates.
+    hidden layer ``O(N² (m_{l-1} + m_l²) + N C m²)``; a cross block's Gauss–Newton part
+    ``O(N m_l m_k · min(N, m_{l-1} m_{k-1}))`` with ``m_L = C`` (it dominates), its residual part
+    ``O(N² (m_k + m_{k-1} m_l))``.
     """
     names = layer_names(model)
     st = _State(model, X, y, loss)
@@ -675,8 +691,8 @@ def residual_bound(model: Any, X: Any, y: Any, loss: str = "ce") -> dict[tuple[s
     st.require_labels("the residual bound")
     xp = st.xp
     names = layer_names(model)
-    g2 = xp.sum(st.g.astype(np.float64) ** 2, axis=1)
-    Zs = st.Z.astype(np.float64)
+    g2 = xp.sum(st.g.astype(np.float64, copy=False) ** 2, axis=1)
+    Zs = st.Z.astype(np.float64, copy=False)
     if st.loss == "ce":
         from .models import log_softmax  # noqa: PLC0415
 
@@ -691,12 +707,12 @@ def residual_bound(model: Any, X: Any, y: Any, loss: str = "ce") -> dict[tuple[s
                 raise ValueError(f"activation must be relu or identity for the hidden-hidden "
                                  f"pair ({names[l - 1]}, {names[k - 1]}): its φ'' term is not "
                                  f"covered by the bound")
-            an = xp.sqrt(xp.sum(st.a[l - 1].astype(np.float64) ** 2, axis=1))
-            Mn = xp.sqrt(xp.sum(st.M(k - 1, l).astype(np.float64) ** 2, axis=(1, 2)))
+            an = xp.sqrt(xp.sum(st.a[l - 1].astype(np.float64, copy=False) ** 2, axis=1))
+            Mn = xp.sqrt(xp.sum(st.M(k - 1, l).astype(np.float64, copy=False) ** 2, axis=(1, 2)))
             c = an * Mn
             if k < st.L:
-                B = st.B(k).astype(np.float64)                    # (N, C, m_k), centred W_L
-                BtB = xp.einsum("ncl,nck->nlk", B, B)
+                B = st.B(k).astype(np.float64, copy=False)                    # (N, C, m_k), centred W_L
+                BtB = xp.swapaxes(B, 1, 2) @ B
                 c = c * xp.sqrt(xp.maximum(xp.linalg.eigvalsh(BtB)[:, -1], 0.0))
             per = float(xp.mean(c * xp.sqrt(g2)))
             c_rms = float(xp.sqrt(xp.mean(c * c)))
