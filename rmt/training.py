@@ -5,8 +5,9 @@ labelled data with an optimiser of :mod:`rmt.optim` (full batch, or seeded mini-
 chosen steps, records with :func:`snapshot`:
 
 * the training loss ``ℓ`` and the loss gap ``ℓ − ℓ*`` (``ℓ*`` given by the caller; see
-  :func:`loss_star`), the accuracy, the mean wrong-class mass ``mean_n (1 − p_{n,y_n})`` and the
-  softmax's departure from uniform: the mean entropy of ``p`` over ``log C`` (1 at uniform);
+  :func:`loss_star`), the accuracy, the mean wrong-class mass ``mean_n (1 − p_{n,y_n})``, the
+  softmax's departure from uniform (the mean entropy of ``p`` over ``log C``, 1 at uniform) and
+  the effective number of rival classes (participation ratio of the wrong-class mass);
 * for every layer (rows of the weight matrix as blocks): the exact aggregate ratio
   ``(Σ_{i≠j}‖H_ij‖²_F / Σ_i‖H_ii‖²_F)^{1/2}`` and the per-block RMS ratio
   ``(mean_{i≠j}‖H_ij‖²_F / mean_i‖H_ii‖²_F)^{1/2}`` (:func:`rmt.mlp.block_summary`);
@@ -32,7 +33,7 @@ deep MLP gets the same per-matrix rule.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,9 @@ __all__ = [
     "train_with_snapshots",
     "make_model",
     "run_cell",
+    "CI_LEVEL",
+    "tidy",
+    "table",
 ]
 
 MODELS = ("linear", "hidden", "deep")
@@ -119,6 +123,16 @@ def loss_star(loss: str, X: Any, y: Any, n_classes: int) -> tuple[float, str]:
     if loss == "ce":
         return 0.0, "0 (CE infimum: labels separable by a linear map the model contains)"
     return least_squares_loss(X, y, n_classes), "linear least-squares optimum (exact for linear)"
+
+
+def _rivals(P: np.ndarray, y: np.ndarray) -> float:
+    """Mean over samples of the participation ratio ``(Σ_{c≠y} p_c)² / Σ_{c≠y} p_c²`` of the
+    wrong-class mass: ``C − 1`` when it is spread evenly, 1 when it sits on one class."""
+    W = P.copy()
+    W[np.arange(P.shape[0]), y] = 0.0
+    s2 = np.sum(W * W, axis=1)
+    ok = s2 > 0
+    return float(np.mean(np.sum(W[ok], axis=1) ** 2 / s2[ok])) if ok.any() else math.nan
 
 
 def _one_minus(P: np.ndarray) -> np.ndarray:
@@ -191,10 +205,12 @@ def snapshot(model: Any, X: Any, y: Any, loss: str = "ce", *, loss_star_value: f
     Returns
     -------
     dict of str → float
-        ``loss``, ``loss_gap``, ``accuracy``, ``wrong_mass``, ``entropy`` (mean entropy of
-        ``p`` / ``log C``); per role ``r``: ``ratio_agg_r``, ``ratio_rms_r``, ``diag_sq_r``;
+        ``train_loss``, ``loss_gap``, ``accuracy``, ``wrong_mass``, ``entropy`` (mean entropy of
+        ``p`` / ``log C``), ``rivals_eff`` (mean participation ratio of the wrong-class mass,
+        :func:`_rivals`); per role ``r``: ``ratio_agg_r``, ``ratio_rms_r``, ``diag_sq_r``;
         per pair ``q``: ``cross_gn_q``, ``cross_res_q``, ``bound_q``,
-        ``bound_sample_q`` (the per-sample form ``(1/N) Σ c_n ‖g_n‖``), ``c_rms_q``; and
+        ``bound_sample_q`` (the per-sample form ``(1/N) Σ c_n ‖g_n‖``), ``bound_sqrt_q`` (the
+        form ``c_rms √(2ℓ)``), ``c_rms_q``, ``c_max_q``; and
         ``static_ratio_agg_L`` (CE; NaN for MSE, whose output layer is exactly block-diagonal).
         Roles and pairs the model lacks are NaN.
     """
@@ -216,11 +232,12 @@ def snapshot(model: Any, X: Any, y: Any, loss: str = "ce", *, loss_star_value: f
         R[rows, yh] -= 1.0
         value = float(0.5 * np.mean(np.sum(R * R, axis=1)))
     out: dict[str, float] = {
-        "loss": value,
+        "train_loss": value,
         "loss_gap": value - float(loss_star_value),
         "accuracy": float(np.mean(np.argmax(Zh, axis=1) == yh)),
         "wrong_mass": float(np.mean(_one_minus(P)[rows, yh])),
         "entropy": float(np.mean(-np.sum(P * lp, axis=1)) / math.log(C)),
+        "rivals_eff": _rivals(P, yh),
     }
     has_hidden = len(roles) > 1
     summ = mlp.block_summary(model, X, y, loss, cross=cross and has_hidden)
@@ -241,6 +258,8 @@ def snapshot(model: Any, X: Any, y: Any, loss: str = "ce", *, loss_star_value: f
         out[f"bound_{q}"] = b["bound"] if b else math.nan
         out[f"bound_sample_{q}"] = b["per_sample"] if b else math.nan
         out[f"c_rms_{q}"] = b["c_rms"] if b else math.nan
+        out[f"c_max_{q}"] = b["c_max"] if b else math.nan
+        out[f"bound_sqrt_{q}"] = b["sqrt_bound"] if b else math.nan
     if loss == "ce":
         feats = X if isinstance(model, LinearClassifier) else model.features(X)
         out["static_ratio_agg_L"] = static_force_ratio(P, feats)
@@ -293,6 +312,7 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
                          loss: str = "ce", fractions: Sequence[float] = DEFAULT_FRACTIONS,
                          batch_size: int | None = None, seed: Any = None,
                          loss_star_value: float | None = None, cross: bool = True,
+                         on_snapshot: Callable[[int, Any], None] | None = None,
                          ) -> tuple[Any, dict[str, np.ndarray]]:
     """Train ``model`` and record :func:`snapshot` at the chosen steps.
 
@@ -317,6 +337,9 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
         ``ℓ*`` of the loss gap (default: :func:`loss_star`).
     cross : bool
         Record the cross-layer norms and bounds (models with a hidden layer).
+    on_snapshot : callable, optional
+        ``on_snapshot(step, model)`` at every snapshot (e.g. to keep the weights); the
+        trajectory does not depend on the snapshots.
 
     Returns
     -------
@@ -345,6 +368,8 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
             for key, v in snapshot(cur, X, y, loss, loss_star_value=loss_star_value,
                                    cross=cross).items():
                 rec.setdefault(key, []).append(v)
+            if on_snapshot is not None:
+                on_snapshot(t, cur)
             k += 1
         losses.append(loss_value(cur, X, y, loss))
         if not math.isfinite(losses[-1]):
@@ -382,36 +407,139 @@ def make_model(kind: str, n_classes: int, dim: int, hidden: int, *, depth: int =
 def run_cell(model: str, C: int, loss: str, optimizer: str, *, seed: Any, dim: int,
              hidden: int, n_samples: int, n_steps: int, lr: Mapping[str, float],
              depth: int = 3, batch_size: int | None = None,
-             fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[str, np.ndarray]:
+             fractions: Sequence[float] = DEFAULT_FRACTIONS,
+             blas_threads: int | None = 1) -> dict[str, Any]:
     """One training run of the sweep: data, model, training with snapshots, ``ℓ*``.
 
     Data: ``rmt.datasets.make_classification`` (linear teacher, ``x ~ N(0, I_d)``, argmax
-    labels), so the labels are separable by a linear map and CE has ``ℓ* = 0``. For MSE,
-    ``ℓ*`` is the linear least-squares optimum, lowered for the nets to the smallest loss of a
-    continuation (Adam, ``lr["adam"]``, ``n_steps`` more full-batch steps from the final
-    weights): an upper estimate of the nets' ``ℓ*``, so their gap is a lower estimate.
+    labels), so the labels are separable by a linear map and CE has ``ℓ* = 0`` (the nets need
+    hidden widths ``>= 2d`` to contain every linear map). For MSE, ``ℓ*`` is the linear
+    least-squares optimum, lowered for the nets to the smallest loss of a continuation (Adam,
+    ``lr["adam-mse"]``, ``n_steps`` more full-batch steps from the final weights): an upper
+    estimate of the nets' ``ℓ*``, so their gap is a lower estimate.
 
-    ``lr`` maps optimiser name → learning rate. Returns the record of
+    ``lr`` maps ``"<optimizer>-<loss>"`` (e.g. ``"gd-ce"``) to a learning rate.
+    ``blas_threads`` caps host BLAS threads for the run (None: no cap); one thread per run is
+    right when several runs share a few cores. Returns the record of
     :func:`train_with_snapshots` plus ``loss_star``. Seeds: child 0 of ``seed`` draws the data,
     child 1 the weights, child 2 the mini-batches.
     """
     from .datasets import make_classification  # noqa: PLC0415
     from .optim import make_optimizer  # noqa: PLC0415
 
+    loss = check_choice("loss", loss, LOSSES)
+    keys = [f"{optimizer}-{loss}"] + (["adam-mse"] if loss == "mse" and model != "linear" else [])
+    for key in keys:
+        if key not in lr:
+            raise ValueError(f"lr must give a learning rate for {key!r}, got keys {sorted(lr)}")
+    if blas_threads is not None:
+        with bk.limit_blas_threads(check_int("blas_threads", blas_threads, 1)):
+            return run_cell(model, C, loss, optimizer, seed=seed, dim=dim, hidden=hidden,
+                            n_samples=n_samples, n_steps=n_steps, lr=lr, depth=depth,
+                            batch_size=batch_size, fractions=fractions, blas_threads=None)
     s_data, s_model, s_batch = bk.spawn_seeds(seed, 3)
     X, y = make_classification(n_samples, dim, C, seed=s_data)
     net = make_model(model, C, dim, hidden, depth=depth, seed=s_model)
     ls, _ = loss_star(loss, X, y, C)
-    opt = make_optimizer(optimizer, float(lr[optimizer]))
+    opt = make_optimizer(optimizer, float(lr[keys[0]]))
     trained, rec = train_with_snapshots(net, X, y, opt, n_steps=n_steps, loss=loss,
                                         fractions=fractions, batch_size=batch_size,
                                         seed=s_batch, loss_star_value=ls)
     if loss == "mse" and model != "linear":
-        cont = make_optimizer("adam", float(lr["adam"]))
+        cont = make_optimizer("adam", float(lr["adam-mse"]))
         _, more = train_with_snapshots(trained, X, y, cont, n_steps=n_steps, loss=loss,
                                        fractions=(), loss_star_value=ls)
         best = float(min(ls, np.min(rec["losses"]), np.min(more["losses"])))
-        rec["loss_gap"] = rec["loss"] - best
+        rec["loss_gap"] = rec["train_loss"] - best
         ls = best
     rec["loss_star"] = float(ls)
     return rec
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep's results
+# --------------------------------------------------------------------------------------------
+
+#: Confidence level of the intervals over seeds in :func:`tidy` and :func:`table`.
+CI_LEVEL = 0.95
+
+
+def _seed_stats(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and ``CI_LEVEL`` Student-t interval over ``axis`` (rmt.stats.mean_estimate), NaN
+    wherever a seed is NaN (a role or pair the model lacks)."""
+    from .stats import mean_estimate  # noqa: PLC0415
+
+    moved = np.moveaxis(a, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    out = np.full((3, flat.shape[0]), np.nan)
+    ok = np.all(np.isfinite(flat), axis=1)
+    if ok.any() and flat.shape[1] >= 2:
+        est = mean_estimate(flat[ok], axis=1)
+        lo, hi = est.ci(CI_LEVEL)
+        out[0, ok], out[1, ok], out[2, ok] = est.value, lo, hi
+    return tuple(o.reshape(moved.shape[:-1]) for o in out)
+
+
+def tidy(raw: Any) -> Any:
+    """The sweep's Dataset with one ``snapshot`` dimension and statistics over seeds.
+
+    Every 1-D output of :func:`run_cell` (its own ``<name>_index`` dimension in
+    :func:`rmt.sweep.run_sweep`) goes onto ``snapshot`` (``losses`` onto ``iteration``);
+    ``fraction`` is the snapshot step over the step budget. For every variable ``v`` with a
+    ``seed`` dimension, ``v_mean``, ``v_ci_low`` and ``v_ci_high`` hold the mean over seeds and
+    its ``CI_LEVEL`` Student-t interval (NaN where the model lacks the quantity).
+    """
+    import xarray as xr  # noqa: PLC0415
+
+    ren = {}
+    for name in raw.data_vars:
+        idx = f"{name}_index"
+        if idx in raw[name].dims:
+            ren[name] = raw[name].rename({idx: "iteration" if name == "losses" else "snapshot"})
+    ds = raw.drop_vars(list(ren)).assign(ren)
+    ds = ds.drop_dims([d for d in ds.dims if d.endswith("_index")], errors="ignore")
+    n_steps = int(ds.attrs.get("sweep_fixed", {}).get("n_steps", 0)) or None
+    step = ds["step"].isel({d: 0 for d in ds["step"].dims if d != "snapshot"})
+    coords = {"snapshot": np.arange(ds.sizes["snapshot"])}
+    if n_steps:
+        coords["fraction"] = ("snapshot", np.asarray(step) / n_steps)
+    ds = ds.assign_coords(coords)
+    stats = {}
+    for name in list(ds.data_vars):
+        v = ds[name]
+        if "seed" not in v.dims or name == "losses":
+            continue
+        m, lo, hi = _seed_stats(v.values, v.dims.index("seed"))
+        dims = tuple(d for d in v.dims if d != "seed")
+        stats[f"{name}_mean"] = xr.Variable(dims, m)
+        stats[f"{name}_ci_low"] = xr.Variable(dims, lo)
+        stats[f"{name}_ci_high"] = xr.Variable(dims, hi)
+    ds = ds.assign(stats)
+    ds.attrs["ci_level"] = CI_LEVEL
+    return ds
+
+
+def table(ds: Any, *, model: str = "hidden", optimizer: str | None = None,
+          fractions: Sequence[float] = (0.0, 0.5, 1.0),
+          columns: Sequence[tuple[str, str]] = (
+              ("ratio_agg_L", "output-layer aggregate ratio"),
+              ("cross_res_Lm1_L", "‖residual part of H_WV‖_F"),
+              ("loss_gap", "loss gap ℓ − ℓ*"))) -> list[dict[str, Any]]:
+    """Rows ``(loss, C, optimizer)`` × the given columns at the given fractions of training:
+    ``{"loss", "C", "optimizer", "<column>@<fraction>": (mean, ci_low, ci_high)}`` from
+    :func:`tidy`'s statistics (``CI_LEVEL`` Student-t over seeds)."""
+    sub = ds.sel(model=model)
+    opts = [optimizer] if optimizer else list(np.asarray(sub["optimizer"]))
+    snaps = [int(np.argmin(np.abs(np.asarray(sub["fraction"]) - f))) for f in fractions]
+    rows = []
+    for loss in np.asarray(sub["loss"]):
+        for C in np.asarray(sub["C"]):
+            for opt in opts:
+                cell = sub.sel(loss=loss, C=C, optimizer=opt)
+                row: dict[str, Any] = {"loss": str(loss), "C": int(C), "optimizer": str(opt)}
+                for var, _ in columns:
+                    for f, s in zip(fractions, snaps):
+                        row[f"{var}@{f:g}"] = tuple(float(cell[f"{var}_{k}"][s]) for k in
+                                                    ("mean", "ci_low", "ci_high"))
+                rows.append(row)
+    return rows

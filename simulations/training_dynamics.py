@@ -1,0 +1,259 @@
+"""Block structure along training (the dynamic force): a resumable sweep with Hessian snapshots.
+
+    python -m simulations.training_dynamics --help
+    python -m simulations.training_dynamics                          # one hidden layer, CPU
+    python -m simulations.training_dynamics --models deep --seeds 3 --out results/training_deep.nc
+    python -m simulations.training_dynamics --redraw                 # figures from the file
+
+Each cell (:func:`rmt.training.run_cell`) trains one model — ``linear``, ``hidden``
+(``z = V relu(W x)``, width ``--hidden``) or ``deep`` (``--depth`` weight matrices, hidden widths
+``--hidden``), LeCun init — full batch (or ``--batch-size``) with GD or Adam on
+``rmt.datasets.make_classification`` data (linear teacher, ``x ~ N(0, I_d)``; separable, so CE
+has ``ℓ* = 0``; MSE ``ℓ*`` as in :func:`rmt.training.loss_star`), and records at 12 snapshots
+the loss gap, the within-layer aggregate and per-block RMS ratios of every layer (rows as
+blocks), the Frobenius norms of the Gauss–Newton and residual parts of every cross-layer block
+with the derived bound, the mean softmax entropy and the effective number of rival classes.
+The sweep is ``--models × --C × --losses × --optimizers × --seeds`` (rmt.sweep: finished cells
+are kept in ``OUT.cells/``; a rerun resumes). ``OUT`` holds :func:`rmt.training.tidy`'s Dataset:
+every quantity per seed and its mean with a 95% Student-t interval over seeds.
+
+Figures (``OUT`` without suffix + ``_<name>.pdf/.png``): ``curves_<model>_<optimizer>`` (loss
+gap, within-layer ratios, cross-layer norms against the step; bands: 95% CI over seeds);
+``residual_vs_loss_<model>`` (‖residual part‖ against ℓ, per C, seed 0, log–log); ``heatmap``
+(one-hidden-layer net at ``--heatmap-C``, CE, ``--heatmap-optimizer``, seed 0 of the sweep:
+the Hessian and its residual part at 0, 50 and 100 % of training, one tile per pair of output
+neurons, colour = RMS entry ``‖H_ij‖_F/√(n_i n_j)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+if __name__ == "__main__":   # one BLAS thread per process, before NumPy loads OpenBLAS
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmt.sweep import Grid, add_sweep_arguments, run_from_args
+from rmt.validation import int_arg, real_arg
+
+PROG = "python -m simulations.training_dynamics"
+LAYOUT = "training_dynamics/1"
+LR_KEYS = ("gd-ce", "gd-mse", "adam-ce", "adam-mse")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Train with Hessian snapshots: within-layer ratios and "
+                "cross-layer blocks (Gauss-Newton / residual) along training, as a sweep.")
+    p.add_argument("--models", nargs="+", choices=("linear", "hidden", "deep"), default=["hidden"])
+    p.add_argument("--C", type=int_arg(2), nargs="+", default=[10, 100, 1000])
+    p.add_argument("--losses", nargs="+", choices=("ce", "mse"), default=["ce", "mse"])
+    p.add_argument("--optimizers", nargs="+", choices=("gd", "adam"), default=["gd", "adam"])
+    p.add_argument("--seeds", type=int_arg(2), default=5, help="seeds per cell (default 5)")
+    p.add_argument("--seed", type=int_arg(0), default=0, help="base seed")
+    p.add_argument("--dim", type=int_arg(1), default=8, help="d (default 8)")
+    p.add_argument("--hidden", type=int_arg(1), default=16,
+                   help="hidden widths m (default 16 = 2d: the nets contain every linear map)")
+    p.add_argument("--depth", type=int_arg(3), default=3, help="weight matrices of 'deep'")
+    p.add_argument("--n-samples", type=int_arg(2), default=1024, help="N (default 1024)")
+    p.add_argument("--steps", type=int_arg(1), default=600, help="updates (default 600)")
+    for key, default in zip(LR_KEYS, (1.0, 0.03, 0.01, 0.01)):
+        p.add_argument(f"--lr-{key}", type=real_arg(0.0, strict_min=True), default=default,
+                       help=f"learning rate of {key} (default {default:g})")
+    p.add_argument("--batch-size", type=int_arg(1), default=None, help="mini-batches (default: full)")
+    p.add_argument("--heatmap-C", type=int_arg(2), default=100)
+    p.add_argument("--heatmap-optimizer", choices=("gd", "adam"), default="gd")
+    p.add_argument("--no-figure", action="store_true", help="write the results file only")
+    p.add_argument("--redraw", action="store_true", help="run nothing; redraw from --out")
+    add_sweep_arguments(p, default_out="results/training_dynamics.nc")
+    return p
+
+
+def cell(model: str, C: int, loss: str, optimizer: str, *, seed: Any, **fixed: Any) -> dict:
+    """One cell: :func:`rmt.training.run_cell` with the sweep's fixed arguments."""
+    from rmt.training import run_cell  # noqa: PLC0415
+
+    return run_cell(model, C, loss, optimizer, seed=seed, **fixed)
+
+
+def make_grid(args: argparse.Namespace) -> Grid:
+    lr = {k: getattr(args, f"lr_{k.replace('-', '_')}") for k in LR_KEYS}
+    return Grid({"model": args.models, "C": args.C, "loss": args.losses,
+                 "optimizer": args.optimizers}, n_seeds=args.seeds, seed=args.seed,
+                fixed={"dim": args.dim, "hidden": args.hidden, "depth": args.depth,
+                       "n_samples": args.n_samples, "n_steps": args.steps, "lr": lr,
+                       "batch_size": args.batch_size})
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+
+
+def _fmt(t: tuple[float, float, float]) -> str:
+    m, lo, hi = t
+    return f"{m:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def summary_lines(ds: Any) -> list[str]:
+    from rmt.training import table  # noqa: PLC0415
+
+    out = []
+    for model in np.asarray(ds["model"]):
+        if str(model) == "linear":
+            continue
+        out.append(f"{model}: mean [95% t-CI over {ds.sizes['seed']} seeds] at 0 / 50 / 100 % "
+                   "of training: V aggregate ratio | ‖residual part of H_(L-1,L)‖_F | ℓ − ℓ*")
+        for r in table(ds, model=str(model)):
+            cols = [" / ".join(_fmt(r[f"{v}@{f:g}"]) for f in (0, 0.5, 1)) for v in
+                    ("ratio_agg_L", "cross_res_Lm1_L", "loss_gap")]
+            out.append(f"  {r['loss']:3s} C={r['C']:<5d} {r['optimizer']:4s} " + " | ".join(cols))
+    return out
+
+
+def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]:
+    from rmt import figures as F  # noqa: PLC0415
+    from rmt.training_figures import curves_vs_step  # noqa: PLC0415
+
+    sub = ds.sel(model=model, optimizer=opt)
+    step = np.asarray(sub["step"].isel(C=0, loss=0, seed=0))
+    losses = list(np.asarray(sub["loss"]))
+    fig, axes = F.figure("double", nrows=len(losses), ncols=3, squeeze=False, aspect=0.3 * len(losses))
+    labels = [f"C = {c}" for c in np.asarray(sub["C"])]
+    panels = (("loss_gap", [("-", "loss_gap")], r"loss gap $\ell-\ell^*$"),
+              ("ratio", [("-", "ratio_agg_L"), ("--", "ratio_agg_Lm1")],
+               r"aggregate ratio $(\Sigma_{i\neq j}\|H_{ij}\|_F^2/\Sigma_i\|H_{ii}\|_F^2)^{1/2}$"),
+              ("cross", [("-", "cross_res_Lm1_L"), ("--", "cross_gn_Lm1_L"), (":", "bound_Lm1_L")],
+               r"$\|H_{W_{L-1}W_L}\|_F$ parts"))
+    for i, loss in enumerate(losses):
+        s = sub.sel(loss=loss)
+        for j, (_, lines, ylabel) in enumerate(panels):
+            for ls, v in lines:
+                curves_vs_step(axes[i, j], step, s[f"{v}_mean"], s[f"{v}_ci_low"], s[f"{v}_ci_high"],
+                               labels=labels if ls == "-" else None, linestyle=ls, ylabel=ylabel)
+            axes[i, j].set_title(f"{loss.upper()}, {opt}", fontsize=7)
+    axes[0, 0].legend(fontsize=6, frameon=False)
+    axes[0, 1].text(0.02, 0.02, "solid: output layer (rows of $W_L$); dashed: $W_{L-1}$",
+                    transform=axes[0, 1].transAxes, fontsize=5.5)
+    axes[0, 2].text(0.02, 0.02, "solid: residual; dashed: Gauss–Newton; dotted: bound",
+                    transform=axes[0, 2].transAxes, fontsize=5.5)
+    fig.suptitle(f"{model} net, {opt}: bands = 95% t-CI over {ds.sizes['seed']} seeds; "
+                 "Frobenius norms of whole layer blocks", fontsize=7.5)
+    return F.save(fig, stem)
+
+
+def residual_figure(ds: Any, model: str, stem: Path) -> tuple[Path, ...]:
+    from rmt import figures as F  # noqa: PLC0415
+    from rmt.training_figures import residual_vs_loss  # noqa: PLC0415
+
+    sub = ds.sel(model=model).isel(seed=0)
+    combos = [(lo, op) for lo in np.asarray(sub["loss"]) for op in np.asarray(sub["optimizer"])]
+    fig, axes = F.figure("double", ncols=len(combos), squeeze=False, aspect=0.3)
+    for ax, (lo, op) in zip(axes[0], combos):
+        s = sub.sel(loss=lo, optimizer=op)
+        residual_vs_loss(ax, s["train_loss"], s["cross_res_Lm1_L"], labels=[f"C = {c}" for c in
+                         np.asarray(s["C"])], ylabel=r"$\|R_{W_{L-1}W_L}\|_F$")
+        ax.set_title(f"{str(lo).upper()}, {op} (seed 0)", fontsize=7)
+    axes[0, 0].legend(fontsize=5.5, frameon=False)
+    return F.save(fig, stem)
+
+
+def heatmap_figure(args: argparse.Namespace, grid: Grid, stem: Path) -> tuple[Path, ...]:
+    """Retrain seed 0 of (hidden, ``--heatmap-C``, CE, ``--heatmap-optimizer``) with the sweep's
+    own seed (same trajectory) and draw its Hessian tiles at 0, 50 and 100 %."""
+    from rmt import backend as bk  # noqa: PLC0415
+    from rmt import figures as F  # noqa: PLC0415
+    from rmt import mlp  # noqa: PLC0415
+    from rmt.datasets import make_classification  # noqa: PLC0415
+    from rmt.optim import make_optimizer  # noqa: PLC0415
+    from rmt.training import make_model, train_with_snapshots  # noqa: PLC0415
+    from rmt.training_figures import layer_tile_heatmap, tile_norms  # noqa: PLC0415
+
+    C, opt = args.heatmap_C, args.heatmap_optimizer
+    g = Grid({"model": ["hidden"], "C": [C], "loss": ["ce"], "optimizer": [opt]}, n_seeds=1,
+             seed=args.seed) if ("hidden" not in grid.parameters["model"] or C not in
+                                 grid.parameters["C"] or opt not in grid.parameters["optimizer"]
+                                 or "ce" not in grid.parameters["loss"]) else grid
+    index = next(c.index for c in g.cells() if c.seed_index == 0 and dict(c.params) ==
+                 {"model": "hidden", "C": C, "loss": "ce", "optimizer": opt})
+    s_data, s_model, _ = bk.spawn_seeds(g.seed_for(index), 3)
+    X, y = make_classification(args.n_samples, args.dim, C, seed=s_data)
+    net = make_model("hidden", C, args.dim, args.hidden, seed=s_model)
+    kept = []
+    lr = getattr(args, f"lr_{opt}_ce")
+    train_with_snapshots(net, X, y, make_optimizer(opt, lr), n_steps=args.steps, loss="ce",
+                         fractions=(0.0, 0.5, 1.0), cross=False,
+                         on_snapshot=lambda t, m: kept.append((t, m)))
+    sizes = net.block_sizes()
+    rows = []
+    for part in ("full", "residual"):
+        rows.append([tile_norms(mlp.dense_hessian(m, X, y, "ce", part=part), sizes) for _, m in kept])
+    pos = np.concatenate([t[t > 0] for r in rows for t in r])
+    vmin, vmax = float(np.quantile(pos, 0.001)), float(pos.max())
+    fig, axes = F.figure("double", nrows=2, ncols=3, squeeze=False, aspect=0.68)
+    for i, part in enumerate(("Hessian", "residual part")):
+        for j, ((t, m), T) in enumerate(zip(kept, rows[i])):
+            im = layer_tile_heatmap(axes[i, j], T, [C, args.hidden], layer_names=["V", "W"],
+                                    vmin=vmin, vmax=vmax)
+            ell = float(np.mean(-np.log(m.probabilities(X)[np.arange(len(y)), y])))
+            axes[i, j].set_title(f"{part}, {100 * t / args.steps:.0f} % (step {t}), "
+                                 rf"$\ell$ = {ell:.3g}", fontsize=6.5)
+        F.colorbar(axes[i, -1], im, label=r"$\|H_{ij}\|_F/\sqrt{n_in_j}$ (RMS entry per block)",
+                   extend="min")
+    fig.suptitle(f"one hidden layer, C = {C}, d = {args.dim}, m = {args.hidden}, N = "
+                 f"{args.n_samples}, CE, {opt}, seed 0: one tile per pair of output neurons "
+                 "(rows of V, then rows of W)", fontsize=7)
+    return F.save(fig, stem)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from rmt import results  # noqa: PLC0415
+    from rmt.training import tidy  # noqa: PLC0415
+
+    grid = make_grid(args)
+    try:
+        if args.redraw:
+            ds = results.open(args.out)
+            if ds.attrs.get("layout") != LAYOUT:
+                raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
+        else:
+            # the importable module's cell (not __main__'s), so that workers import it
+            f = importlib.import_module("simulations.training_dynamics").cell
+            ds = tidy(run_from_args(f, grid, args))
+            ds.attrs["layout"] = LAYOUT
+            results.save(ds, args.out)
+            ds = results.open(args.out)
+        written = [str(args.out)]
+        if not args.no_figure:
+            stem = args.out.with_suffix("")
+            for model in np.asarray(ds["model"]):
+                if str(model) != "linear":
+                    for opt in np.asarray(ds["optimizer"]):
+                        written += curves_figure(ds, str(model), str(opt),
+                                                 Path(f"{stem}_curves_{model}_{opt}"))
+                    written += residual_figure(ds, str(model), Path(f"{stem}_residual_vs_loss_{model}"))
+            written += heatmap_figure(args, grid, Path(f"{stem}_heatmap"))
+    except (ValueError, ImportError, OSError, RuntimeError) as exc:
+        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print("\n".join(summary_lines(ds)))
+        print("wrote " + ", ".join(str(w) for w in written))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
