@@ -137,17 +137,22 @@ def test_verify_reports_a_crashing_estimator_as_failed(tmp_path, capsys):
 
 
 def test_gap_rate_rule_never_holds_while_the_ci_contains_minus_half():
-    """The claim says the gap decays faster than the paper's d^(−1/2): a "holds" must exclude −1/2.
-    A 95% CI [−1.03, −0.47] (half-width 0.28) contains both −1 and −1/2."""
+    """The claim says the gap decays faster than the paper's d^(−1/2), which is its rival: a
+    "holds" must reject −1/2 (one-sided upper bound below it)."""
     from rmt.catalog import lindeberg  # noqa: F401 - registers the claim
     from scipy import stats
 
     claim = cl.registry()["lindeberg-smooth-gap-rate"]
-    z = float(stats.norm.ppf(0.975))
-    est = cl.Estimate(-0.75, 0.28 / z, 7)   # normal CI at 95%: [−1.03, −0.47]
-    lo, hi = est.ci(claim.rule.level)
-    assert lo < -1.0 and hi > -0.5
-    assert claim.rule.decide(-1.0, est).status != "holds"
+    params = claim.params("quick")
+    rivals = {r.name: r.predict(params) for r in claim.rivals}
+    assert list(rivals.values()) == [-0.5]
+    z = float(stats.norm.ppf(0.95))
+    est = cl.Estimate(-0.75, 0.28 / z, 7)   # one-sided 95% bounds [−1.03, −0.47]
+    assert est.bound(0.95, "upper") > -0.5 and est.bound(0.95, "lower") < -1.0
+    v = claim.rule.decide(-1.0, est, rivals)
+    assert v.status == "inconclusive" and "paper" in v.reason
+    est = cl.Estimate(-0.9, 0.1, 7)        # upper bound −0.74 < −1/2: rival rejected
+    assert claim.rule.decide(-1.0, est, rivals).status == "holds"
 
 
 def test_v0_per_block_estimate_states_its_pair_sample_and_computes_c_once(monkeypatch):
