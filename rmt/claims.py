@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 

@@ -120,7 +120,7 @@ def _full_hessian(params: Mapping[str, Any], seed: Any, backend: str, loss: str 
 
 def _row_sum_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, _, H = _full_hessian(params, seed, backend)
-    C, d = params["n_classes"], params["dim"]
+    C = params["n_classes"]
     blocks = H.reshape(C, d, C, d)
     row_sums = blocks.sum(axis=2)  # Σ_j H_ij, shape (C, d, d)
     diag = np.array([np.linalg.norm(blocks[i, :, i, :]) for i in range(C)])
@@ -170,7 +170,7 @@ register(Claim(
 
 def _mse_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, X, H = _full_hessian(params, seed, backend, loss="mse")
-    C, d = params["n_classes"], params["dim"]
+    C = params["n_classes"]
     Xn = bk.to_numpy(X)
     S = Xn.T @ Xn / params["n_samples"]
     expected = np.kron(np.eye(C), S)

@@ -17,7 +17,6 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-import sympy as sp
 
 from .. import backend as bk
 from ..claims import AtMost, Claim, Estimate, WithinCI, derived, register
