@@ -357,7 +357,9 @@ def _limit_functions() -> dict[str, Any]:
     from .claims import derived  # noqa: PLC0415
 
     o = derived("block_norm_limits.per_block_ratio")
-    d, N, A1, A2, B1, B2, g, s, C = o["symbols"]
+    S = o["symbols"]   # by name: a reordering in proofs/ cannot wire the wrong symbol
+    d, N, A1, A2, B1, B2, g, s, C = (S[k] for k in ("d", "N", "A1", "A2", "B1", "B2", "gamma",
+                                                     "sigma", "C"))
     ag = derived("finite_c_ratio.aggregate")
     return {
         "c_exact": sp.lambdify((d, N, A1, A2, B1, B2), o["c_ratio_exact"], "math"),
@@ -376,8 +378,11 @@ def _model_functions() -> dict[str, Any]:
     from .claims import derived  # noqa: PLC0415
 
     o = derived("finite_c_ratio.model")
-    d, N, U1a, U2a, K2a, U1b, U2b, K2b, C, s, g = o["symbols"]
-    D = o["d_types"]
+    S = o["symbols"]   # by name, as above
+    d, N, U1a, U2a, K2a, U1b, U2b, K2b, C, s, g = (
+        S[k] for k in ("d", "N", "U1a", "U2a", "K2a", "U1b", "U2b", "K2b", "C", "sigma", "gamma"))
+    # the argument order of k2_off/k2_diag (_curvature_terms calls them positionally)
+    D = tuple(o["d_types"][k] for k in ("D_ii", "D_ij", "D_ik", "D_kk", "D_kl"))
     return {
         "c_model": sp.lambdify((d, N, U1a, U2a, K2a, U1b, U2b, K2b), o["c_ratio_model"], "math"),
         "agg_model": sp.lambdify((d, N, U1a, U2a, K2a, U1b, U2b, K2b, C),

@@ -181,7 +181,7 @@ for _kind, _which in (("diag", "a diagonal block C·H_ii (weights C·p_i(1−p_i
 
 def _large_c_predict(p: Mapping[str, Any]) -> float:
     o = derived("large_c.first_order")
-    k, sigma, C = o["symbols"]
+    k, sigma, C = (o["symbols"][name] for name in ("k", "sigma", "C"))
     return float(o["diag_moment_first_order"].subs({k: p["order"], sigma: p["sigma"],
                                                     C: p["n_classes"]}))
 
