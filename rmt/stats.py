@@ -47,6 +47,7 @@ __all__ = [
     "PowerLawFit",
     "fit_power_law",
     "KSDistance",
+    "dkw_bound",
     "default_zero_tol",
     "snap_zeros",
     "ks_detail",
@@ -484,6 +485,30 @@ def fit_power_law(x: Any, y: Any, yerr: Any = None, level: float = 0.95) -> Powe
 # ---------------------------------------------------------------------------------------------
 # distances between a sample and a law, or two samples
 # ---------------------------------------------------------------------------------------------
+
+def dkw_bound(n: int, alpha: float) -> float:
+    """The Dvoretzky–Kiefer–Wolfowitz–Massart bound ``sqrt(ln(2/α) / (2n))``.
+
+    For ``n`` iid draws from a continuous law ``F``, ``P(sup|F_n − F| > ε) ≤ 2 exp(−2nε²)``
+    (Massart 1990, tight constant), so the KS distance exceeds this ``ε`` with probability at
+    most ``alpha``.
+
+    Parameters
+    ----------
+    n : int, >= 1
+    alpha : float in (0, 1)
+        The error probability (one minus the confidence level).
+
+    Examples
+    --------
+    >>> round(dkw_bound(200, 0.01), 4)
+    0.1151
+    """
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    alpha = check_probability("alpha", alpha)
+    return math.sqrt(math.log(2.0 / alpha) / (2.0 * int(n)))
+
 
 # 10-point Gauss–Legendre rule for the smooth pieces of the Wasserstein-1 integral.
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)

@@ -16,8 +16,8 @@ from .. import backend as bk
 from ..claims import Claim, Estimate, ExactWithin, derived, register
 from ..hessian import block_ratio, hessian
 from ..models import LinearClassifier, loss_value
+from ..stats import EPS
 
-EPS = float(np.finfo(np.float64).eps)
 
 
 def _data(params: Mapping[str, Any], seed: Any, backend: str, sigma: float):
@@ -120,7 +120,7 @@ def _full_hessian(params: Mapping[str, Any], seed: Any, backend: str, loss: str 
 
 def _row_sum_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, _, H = _full_hessian(params, seed, backend)
-    C = params["n_classes"]
+    C, d = params["n_classes"], params["dim"]
     blocks = H.reshape(C, d, C, d)
     row_sums = blocks.sum(axis=2)  # Σ_j H_ij, shape (C, d, d)
     diag = np.array([np.linalg.norm(blocks[i, :, i, :]) for i in range(C)])

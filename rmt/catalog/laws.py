@@ -22,7 +22,7 @@ from .. import backend as bk
 from ..claims import AtMost, Claim, Estimate, WithinCI, derived, register
 from ..covariance import draw_covariance
 from ..fit import fit_mp, ks_statistic
-from ..stats import critical_value, mean_estimate
+from ..stats import critical_value, dkw_bound, mean_estimate
 from ..laws import (DiscreteWeights, MarchenkoPastur, WeightedMP, block_weight_moments,
                     diagonal_block_weights, offdiagonal_block_weights)
 
@@ -132,8 +132,7 @@ def _finite_c_estimate(kind: str):
 
 
 def _finite_c_bound(p: Mapping[str, Any]) -> float:
-    return _rigidity(p["dim"]) + math.sqrt(math.log(2 / 0.01)
-                                           / (2 * p["n_samples"] * p["n_trials"]))
+    return _rigidity(p["dim"]) + dkw_bound(p["n_samples"] * p["n_trials"], 0.01)
 
 
 _BLOCK_SCALES_OWN = {"quick": {"dim": 400, "n_samples": 800, "n_classes": 10, "sigma": 1.0},
@@ -257,7 +256,7 @@ def _fit_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimat
     fit = fit_mp(eigs, ratio=d / N, level=0.95)
     lo, hi = fit.scale_ci
     # The 95% interval of the exact χ² likelihood is symmetric to O(1/√(Nd)): its half-width
-    # over 1.96 is the standard error.
+    # over the normal quantile (1.96) is the standard error.
     return Estimate(fit.scale, (hi - lo) / (2 * critical_value(0.95)), 1,
                     extra={"ks": fit.ks, "w1": fit.w1})
 

@@ -26,7 +26,7 @@ from ..claims import (Claim, Estimate, ExactWithin, ExponentAtMost, Rival, Withi
 from ..covariance import draw_covariance
 from ..lindeberg import DEFAULT_Z, draw_lindeberg, gap_rate, trials_inverse_d
 from ..montecarlo import trial_seed
-from ..stats import critical_value
+from ..stats import critical_value, mean_estimate
 
 __all__: list[str] = []
 
@@ -146,13 +146,12 @@ def _first_moment_estimate(params: Mapping[str, Any], seed: Any, backend: str) -
     # Delta method for a ratio of means: Var(R̂) ≈ Var(half − R·one)/(T·mean(one)²); the ratio's
     # bias is O(1/T) relative, below 1/√T standard errors at these T.
     resid = half - ratio * one
-    se = float(resid.std(ddof=1) / math.sqrt(T) / abs(mo))
-    cum = a - a[:, :1]
+    se = float(mean_estimate(resid).stderr / abs(mo))
+    gap = mean_estimate(a - a[:, :1])
     return Estimate(float(ratio), se, T, dof=T - 1,
-                    extra={"t": list(ts), "gap_mean": cum.mean(axis=0),
-                           "gap_stderr": cum.std(axis=0, ddof=1) / math.sqrt(T),
-                           "denominator_mean": mo, "denominator_stderr":
-                           float(one.std(ddof=1) / math.sqrt(T))})
+                    extra={"t": list(ts), "gap_mean": gap.value, "gap_stderr": gap.stderr,
+                           "denominator_mean": mo,
+                           "denominator_stderr": float(mean_estimate(one).stderr)})
 
 
 def _first_moment_figure(ax: Any, result: Mapping[str, Any]) -> Any:

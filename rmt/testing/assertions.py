@@ -15,7 +15,6 @@ probability below 2%), or use a conservative assertion such as :func:`assert_spe
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,8 @@ import numpy as np
 from scipy import stats
 
 from ..backend import to_numpy
-from ..stats import PowerLawFit, critical_value, fit_power_law, ks_detail, wasserstein1
+from ..stats import (PowerLawFit, critical_value, dkw_bound, fit_power_law, ks_detail,
+                     wasserstein1)
 from ..validation import check_probability, check_real
 
 __all__ = [
@@ -95,22 +95,16 @@ def _fmt(x: float) -> str:
 # ----------------------------------------------------------------------------------------------
 
 def ks_bound(n: int, level: float) -> float:
-    """The Dvoretzky–Kiefer–Wolfowitz–Massart bound ``sqrt(ln(2/level) / (2n))``.
-
-    For ``n`` iid draws from a continuous law ``F``, ``P(sup|F_n − F| > ε) <= 2 exp(−2nε²)``
-    (Massart 1990, tight constant), so the KS distance exceeds this ``ε`` with probability at
-    most ``level``. Used by :func:`assert_spectrum_matches` as a conservative bound for
-    eigenvalues (see there).
+    """The DKW–Massart bound ``sqrt(ln(2/level) / (2n))`` (:func:`rmt.stats.dkw_bound`; here
+    ``level`` is the test's error probability). Used by :func:`assert_spectrum_matches` as a
+    conservative bound for eigenvalues (see there).
 
     Parameters
     ----------
     n : int, >= 1
     level : float in (0, 1)
     """
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    level = _level(level)
-    return math.sqrt(math.log(2.0 / level) / (2.0 * int(n)))
+    return dkw_bound(n, _level(level))
 
 
 @dataclass(frozen=True)
