@@ -1,6 +1,6 @@
 """Block ratios of the linear CE model at initialisation at finite C, d and N.
 
-Setting (DESIGN §1): ``x_n ~ N(0, I_d)`` iid, ``V_ij ~ N(0, σ²/d)`` iid, ``p_n = softmax(V x_n)``,
+Setting (docs/design.md §1): ``x_n ~ N(0, I_d)`` iid, ``V_ij ~ N(0, σ²/d)`` iid, ``p_n = softmax(V x_n)``,
 ``H_ij = (1/N) Σ_n A_n[i, j] x_n x_nᵀ`` with ``A = diag(p) − ppᵀ``. The block weights are
 ``p_i(1 − p_i)`` (diagonal) and ``−p_i p_j`` (off-diagonal); their scaled versions
 ``a = C p_i(1 − p_i)`` and ``b = C² p_i p_j`` have moments ``A_k = E a^k``, ``B_k = E b^k`` at

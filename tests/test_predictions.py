@@ -109,9 +109,8 @@ def test_finite_d_terms_vanish_as_d_grows():
 
 
 def test_design_numbers_reproduced():
-    # DESIGN §1: C·ratio ≈ 1.28, 1.30, 1.37 at C = 10, 50, 200 (σ = 1, γ = 1/2), limit 1.41.
-    # Our d, N → ∞ values are 1.288, 1.326, 1.377 (to the two digits DESIGN quotes, except
-    # C = 50, where DESIGN's 1.30 is 2 % low), and the limit 1.4106.
+    # docs/design.md §1: C·ratio = 1.288, 1.326, 1.377 at C = 10, 50, 200 as d, N → ∞
+    # (σ = 1, γ = 1/2), limit 1.4106.
     vals = [pr.predict_block_ratio(C, 1.0, 0.5).c_per_block for C in (10, 50, 200)]
     assert vals == pytest.approx([1.2883, 1.3258, 1.3774], abs=5e-4)
     assert pr.kappa(1.0, 0.5) == pytest.approx(1.4106, abs=5e-5)

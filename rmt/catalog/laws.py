@@ -125,7 +125,7 @@ def _finite_c_estimate(kind: str):
         ks = [ks_statistic(e, law) for e in eigs]
         return Estimate(ks_statistic(pooled, law), 0.0, 1, extra={
             "eigenvalues": pooled.tolist(), "law": _law_curve(law, pooled),
-            "ks_per_trial": ks, "law_label": f"weighted MP, C={params['C']}",
+            "ks_per_trial": ks, "law_label": f"weighted MP, C={params['n_classes']}",
             "xlabel": f"eigenvalue of ${_BLOCK[kind]['latex']}$"})
 
     return estimate
