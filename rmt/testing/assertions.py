@@ -23,7 +23,7 @@ from scipy import stats
 
 from ..backend import to_numpy
 from ..stats import (PowerLawFit, critical_value, dkw_bound, fit_power_law, ks_detail,
-                     wasserstein1)
+                     real_sample, wasserstein1)
 from ..validation import check_probability, check_real
 
 __all__ = [
@@ -67,23 +67,6 @@ class StatisticalAssertionError(AssertionError):
 
 def _level(level: Any) -> float:
     return check_probability("level", level)
-
-
-def _vector(name: str, a: Any, *, min_len: int = 1) -> np.ndarray:
-    arr = to_numpy(a)
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real, got a complex array")
-    try:
-        arr = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a 1-D array of real numbers") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
-    if arr.size < min_len:
-        raise ValueError(f"{name} must have at least {min_len} entries, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values (found NaN or infinity)")
-    return arr
 
 
 def _fmt(x: float) -> str:
@@ -172,7 +155,7 @@ def spectrum_distance(eigenvalues: Any, law: Any, *, zero_tol: float | None = No
     -------
     SpectrumComparison
     """
-    det = ks_detail(_vector("eigenvalues", eigenvalues), law, zero_tol=zero_tol)
+    det = ks_detail(real_sample("eigenvalues", eigenvalues), law, zero_tol=zero_tol)
     w1 = None
     if wasserstein:
         try:
@@ -430,8 +413,8 @@ def assert_rate(xs: Any, ys: Any, exponent: float, level: float = 0.01, *, yerr:
     """
     level = _level(level)
     exponent = check_real("exponent", exponent)
-    x = _vector("xs", xs)
-    y = _vector("ys", ys)
+    x = real_sample("xs", xs)
+    y = real_sample("ys", ys)
     if x.size != y.size:
         raise ValueError(f"xs and ys must have the same length, got {x.size} and {y.size}")
     if np.any(x <= 0) or np.any(y <= 0):
@@ -445,7 +428,7 @@ def assert_rate(xs: Any, ys: Any, exponent: float, level: float = 0.01, *, yerr:
             raise ValueError(f"xs and ys must have at least 3 points without yerr (the residual "
                              f"variance has n − 2 degrees of freedom), got {x.size}")
     else:
-        e = _vector("yerr", yerr)
+        e = real_sample("yerr", yerr)
         if e.size != y.size:
             raise ValueError(f"yerr must have the same length as ys ({y.size}), got {e.size}")
         if np.any(e <= 0):
