@@ -228,7 +228,7 @@ def test_v0_per_block_estimate_states_its_pair_sample_and_computes_c_once(monkey
         return real(model, X, **kw)
 
     monkeypatch.setattr(foundation, "block_ratio", counting)
-    params = {"C": 30, "d": 20, "N": 40}
+    params = {"n_classes": 30, "dim": 20, "n_samples": 40}
     est = claim.estimate(params, 0, "numpy")
     assert calls.count(30) == 1
     assert est.extra["ratio"][-1] == est.value and est.extra["C"][-1] == 30
