@@ -40,7 +40,7 @@ import itertools
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 from proofs.chain_rule import ddphi, dphi, phi
 
 __all__ = [
@@ -135,17 +135,20 @@ def derive_blocks(d: int = 2, m1: int = 2, m2: int = 2, C_: int = 2) -> ProofRes
                 tile = (Om[i, ip] + Psi[i, ip]) * pa * pb.T
                 if l < kk:
                     tile += delta[kk][ip] * pa * M(kk - 1, l)[:, i].T
-                blk[i * pa.shape[0]:(i + 1) * pa.shape[0], ip * pb.shape[0]:(ip + 1) * pb.shape[0]] = tile
+                r0, c0 = i * pa.shape[0], ip * pb.shape[0]
+                blk[r0:r0 + pa.shape[0], c0:c0 + pb.shape[0]] = tile
             closed[off[l]:off[l] + sizes[l], off[kk]:off[kk] + sizes[kk]] = blk
             if kk != l:
                 closed[off[kk]:off[kk] + sizes[kk], off[l]:off[l] + sizes[l]] = blk.T
-    ok = all(sp.expand(e) == 0 for e in (direct - closed))
+    require("direct Hessian == closed form (GN Ω, residual Ψ and δ terms)",
+            all(sp.expand(e) == 0 for e in (direct - closed)))
     # linearity in g of the residual part: the part of the closed form without A
     res = closed.xreplace({s: 0 for s in A.free_symbols})
-    lin = all(sp.expand(e - sum(gc * sp.diff(e, gc) for gc in g)) == 0 for e in res)
-    return ProofResult(ok and lin, {"closed_form": closed, "residual_part": res},
+    require("the residual part is linear in g",
+            all(sp.expand(e - sum(gc * sp.diff(e, gc) for gc in g)) == 0 for e in res))
+    return ProofResult(True, {"closed_form": closed, "residual_part": res},
                        f"depth 3 (d={d}, m=({m1},{m2}), C={C_}), generic φ, A, g: direct "
-                       f"Hessian == closed form: {ok}; residual part linear in g: {lin}")
+                       f"Hessian == closed form; residual part linear in g")
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,9 +161,9 @@ def derive_residual_norm(C_: int = 3, p: int = 2, q: int = 2, r: int = 2) -> Pro
     R2 = sum((g[c] * a[j] * Mm[jp, i]) ** 2
              for i in range(r) for j in range(p) for c in range(C_) for jp in range(q))
     rhs = sum(e ** 2 for e in g) * sum(e ** 2 for e in a) * sum(e ** 2 for e in Mm)
-    ok = sp.expand(R2 - rhs) == 0
-    return ProofResult(ok, {"norm_sq": rhs}, f"‖g ⊗ a ⊗ M‖²_F == ‖g‖²‖a‖²‖M‖²_F (C={C_}, "
-                                             f"p={p}, M {q}×{r}): {ok}")
+    require("‖g ⊗ a ⊗ M‖²_F == ‖g‖²‖a‖²‖M‖²_F", sp.expand(R2 - rhs) == 0)
+    return ProofResult(True, {"norm_sq": rhs}, f"‖g ⊗ a ⊗ M‖²_F == ‖g‖²‖a‖²‖M‖²_F (C={C_}, "
+                                               f"p={p}, M {q}×{r})")
 
 
 def derive_loss_residual(C_: int = 4) -> ProofResult:
@@ -170,22 +173,25 @@ def derive_loss_residual(C_: int = 4) -> ProofResult:
     rest = [ps[c] for c in range(C_) if c != y]
     # (a) Σ_{c≠y} p_c² ≤ (Σ_{c≠y} p_c)² = (1 − p_y)²: the difference is Σ_{c≠c'} p_c p_c' ≥ 0
     diff = sp.expand(sum(rest) ** 2 - sum(e ** 2 for e in rest))
-    a_ok = all(coef > 0 for coef in sp.Poly(diff, *rest).coeffs())
+    require("Σ_(c≠y) p_c² ≤ (1−p_y)²: the difference has positive coefficients",
+            all(coef > 0 for coef in sp.Poly(diff, *rest).coeffs()))
     # so ‖p − e_y‖² = (1 − p_y)² + Σ_{c≠y} p_c² ≤ 2 (1 − p_y)²
     q = sp.Symbol("q", positive=True)            # q = p_y ∈ (0, 1]
     # (b) (1 − q)² ≤ (1 − q) on [0, 1]: the difference is q (1 − q) ≥ 0
-    b_ok = sp.expand((1 - q) - (1 - q) ** 2 - q * (1 - q)) == 0
+    require("(1−q) − (1−q)² = q(1−q) ≥ 0 on [0, 1]",
+            sp.expand((1 - q) - (1 - q) ** 2 - q * (1 - q)) == 0)
     # (c) 1 − q ≤ −log q on (0, 1]: h(q) = −log q − (1 − q) has h(1) = 0 and h' = 1 − 1/q ≤ 0
     h = -sp.log(q) - (1 - q)
     dh = sp.diff(h, q)
-    c_ok = (h.subs(q, 1) == 0 and sp.simplify(dh - (1 - 1 / q)) == 0
-            and sp.solve_univariate_inequality(dh <= 0, q, relational=False)
+    require("h(1) = 0", h.subs(q, 1) == 0)
+    require("h'(q) = 1 − 1/q", sp.simplify(dh - (1 - 1 / q)) == 0)
+    require("h' ≤ 0 on (0, 1]", sp.solve_univariate_inequality(dh <= 0, q, relational=False)
             .is_superset(sp.Interval.Lopen(0, 1)))
-    ok = bool(a_ok and b_ok and c_ok)   # MSE: ‖z − e_y‖² = 2 · ½‖z − e_y‖² by definition
-    return ProofResult(ok, {"ce_sq_bound": 2 * (1 - q), "ce_bound": sp.sqrt(2) * (-sp.log(q))},
-                       f"Σ_(c≠y) p_c² ≤ (1−p_y)²: {a_ok}; (1−q)² ≤ 1−q on [0,1]: {b_ok}; "
-                       f"1−q ≤ −log q on (0,1]: {c_ok}; hence ‖p−e_y‖² ≤ 2ℓ_n and "
-                       f"‖p−e_y‖ ≤ √2 ℓ_n; MSE ‖z−e_y‖² = 2ℓ_n")
+    # MSE: ‖z − e_y‖² = 2 · ½‖z − e_y‖² by definition
+    return ProofResult(True, {"ce_sq_bound": 2 * (1 - q), "ce_bound": sp.sqrt(2) * (-sp.log(q)),
+                              "symbols": by_name(q)},
+                       "Σ_(c≠y) p_c² ≤ (1−p_y)²; (1−q)² ≤ 1−q on [0,1]; 1−q ≤ −log q on "
+                       "(0,1]; hence ‖p−e_y‖² ≤ 2ℓ_n and ‖p−e_y‖ ≤ √2 ℓ_n; MSE ‖z−e_y‖² = 2ℓ_n")
 
 
 def derive_bound(N_: int = 3) -> ProofResult:
@@ -197,18 +203,20 @@ def derive_bound(N_: int = 3) -> ProofResult:
                          - sum(c * g for c, g in zip(cs, gs)) ** 2
                          - sum((cs[i] * gs[j] - cs[j] * gs[i]) ** 2
                                for i in range(N_) for j in range(i + 1, N_)))
-    cs_ok = lagrange == 0
+    require("Lagrange's identity (Cauchy–Schwarz)", lagrange == 0)
     sqrt_bound = c_rms * sp.sqrt(2 * ell)
     linear_bound = sp.sqrt(2) * c_max * ell
     rate_sqrt = sp.simplify(ell * sp.diff(sp.log(sqrt_bound), ell))
     rate_lin = sp.simplify(ell * sp.diff(sp.log(linear_bound), ell))
     # the linear form is the smaller once ℓ < c_rms² / (c_max²): ℓ → 0 picks rate 1 (CE)
     cross = sp.solve(sp.Eq(sqrt_bound, linear_bound), ell)
-    ok = bool(cs_ok and rate_sqrt == sp.Rational(1, 2) and rate_lin == 1)
-    return ProofResult(ok, {"sqrt_bound": sqrt_bound, "linear_bound": linear_bound,
-                            "rate_sqrt": rate_sqrt, "rate_linear": rate_lin,
-                            "crossover_loss": [c for c in cross if c != 0]},
-                       f"Cauchy–Schwarz (Lagrange identity, N={N_}): {cs_ok}; "
+    require("rate of c_rms √(2ℓ) in ℓ is 1/2", rate_sqrt == sp.Rational(1, 2))
+    require("rate of √2 c_max ℓ in ℓ is 1", rate_lin == 1)
+    return ProofResult(True, {"sqrt_bound": sqrt_bound, "linear_bound": linear_bound,
+                              "rate_sqrt": rate_sqrt, "rate_linear": rate_lin,
+                              "crossover_loss": [c for c in cross if c != 0],
+                              "symbols": by_name(ell, c_rms, c_max)},
+                       f"Cauchy–Schwarz (Lagrange identity, N={N_}); "
                        f"‖R‖ ≤ c_rms √(2ℓ) (rate {rate_sqrt}), CE ‖R‖ ≤ √2 c_max ℓ "
                        f"(rate {rate_lin}); the linear form is smaller below ℓ = "
                        f"{[c for c in cross if c != 0]}")
@@ -236,13 +244,15 @@ def derive_confident_ratio() -> ProofResult:
     den = _decoupled(Ew(diag_vals), Ew2(diag_vals))
     rho2 = sp.factor(sp.cancel(num / den))
     rho = sp.sqrt(rho2)
-    u_ok = sp.cancel(rho2.subs(eps, (C - 1) / C) - 1 / (C - 1) ** 2) == 0
+    require("ρ = 1/(C−1) at uniform p",
+            sp.cancel(rho2.subs(eps, (C - 1) / C) - 1 / (C - 1) ** 2) == 0)
     # ρ² is a rational function of ε whose denominator at ε = 0, (C−1)³(κC² + 4(C−1)), is
     # positive: its value at ε = 0 is the limit
     den0 = sp.factor(sp.denom(rho2).subs(eps, 0))
-    lim2 = sp.cancel(rho2.subs(eps, 0)) if den0 != 0 else sp.nan
+    require("the denominator of ρ² does not vanish at ε = 0", den0 != 0)
+    lim2 = sp.cancel(rho2.subs(eps, 0))
     claimed = (2 * kappa * C + 4) / ((C - 1) * (kappa * C ** 2 + 4 * C - 4))
-    l_ok = sp.cancel(lim2 - claimed) == 0
+    require("ρ² → (2κC+4)/((C−1)(κC²+4C−4)) as ε → 0", sp.cancel(lim2 - claimed) == 0)
     large_c = sp.limit(C ** 2 * claimed, C, sp.oo)           # √2/C for κ > 0
     # one sample, wrong mass ε/k on each of k classes: aggregate² = Σ_{i≠j} A_ij² / Σ_i A_ii²
     rk = eps / k
@@ -250,14 +260,15 @@ def derive_confident_ratio() -> ProofResult:
     dia1 = (top * eps) ** 2 + k * (rk * (1 - rk)) ** 2
     agg1 = sp.cancel(off1 / dia1)     # the common ε² cancels; the rest is continuous at 0
     agg1 = sp.cancel(agg1.subs(eps, 0))
-    a_ok = sp.cancel(agg1 - 2 / (k + 1)) == 0
-    ok = bool(u_ok and l_ok and a_ok and large_c == 2)
-    return ProofResult(ok, {"ratio_rms": rho, "ratio_rms_sq": rho2,
-                            "ratio_rms_confident_sq": claimed, "C2_ratio_sq_large_C": large_c,
-                            "sample_aggregate_sq_confident": agg1},
-                       f"ρ at uniform p == 1/(C−1): {u_ok}; ρ² → (2κC+4)/((C−1)(κC²+4C−4)) as "
-                       f"ε → 0: {l_ok} (C²ρ² → {large_c}); one sample with k rivals: "
-                       f"aggregate² → 2/(k+1): {a_ok}")
+    require("one sample with k rivals: aggregate² → 2/(k+1)",
+            sp.cancel(agg1 - 2 / (k + 1)) == 0)
+    require("C²ρ² → 2 as C → ∞ (κ > 0)", large_c == 2)
+    return ProofResult(True, {"ratio_rms": rho, "ratio_rms_sq": rho2,
+                              "ratio_rms_confident_sq": claimed, "C2_ratio_sq_large_C": large_c,
+                              "sample_aggregate_sq_confident": agg1,
+                              "symbols": by_name(eps, C, kappa, k)},
+                       "ρ = 1/(C−1) at uniform p; ρ² → (2κC+4)/((C−1)(κC²+4C−4)) as ε → 0 "
+                       "(C²ρ² → 2); one sample with k rivals: aggregate² → 2/(k+1)")
 
 
 @derivation("cross_layer.blocks",
