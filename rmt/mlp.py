@@ -146,7 +146,8 @@ class DeepMLP:
         try:
             ms = [check_int(f"widths[{k}]", w, 1) for k, w in enumerate(widths)]
         except TypeError:
-            raise ValueError(f"widths must be a sequence of integers >= 1, got {widths!r}") from None
+            raise ValueError(f"widths must be a sequence of integers >= 1, got "
+                             f"{widths!r}") from None
         if not ms:
             raise ValueError("widths must hold at least one hidden width, got none")
         s = check_real("sigma", sigma, 0.0)
@@ -711,7 +712,7 @@ def residual_bound(model: Any, X: Any, y: Any, loss: str = "ce") -> dict[tuple[s
             Mn = xp.sqrt(xp.sum(st.M(k - 1, l).astype(np.float64, copy=False) ** 2, axis=(1, 2)))
             c = an * Mn
             if k < st.L:
-                B = st.B(k).astype(np.float64, copy=False)                    # (N, C, m_k), centred W_L
+                B = st.B(k).astype(np.float64, copy=False)   # (N, C, m_k), centred W_L
                 BtB = xp.swapaxes(B, 1, 2) @ B
                 c = c * xp.sqrt(xp.maximum(xp.linalg.eigvalsh(BtB)[:, -1], 0.0))
             per = float(xp.mean(c * xp.sqrt(g2)))

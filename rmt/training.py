@@ -56,6 +56,7 @@ __all__ = [
     "static_force_ratio",
     "snapshot",
     "train_with_snapshots",
+    "tiles_along_training",
     "make_model",
     "run_cell",
     "CI_LEVEL",
@@ -385,6 +386,28 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
     record["step"] = steps.astype(np.float64)
     record["losses"] = np.asarray(losses, dtype=np.float64)
     return cur, record
+
+
+def tiles_along_training(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps: int,
+                         loss: str = "ce", fractions: Sequence[float] = (0.0, 0.5, 1.0),
+                         parts: Sequence[str] = ("full", "residual")) -> list[dict[str, Any]]:
+    """The dense Hessian's per-tile RMS norms (one tile per pair of output neurons, i.e. rows
+    of the weight matrices; :func:`rmt.training_figures.tile_norms`) at snapshots of training.
+
+    Returns one dict per snapshot: ``step``, ``loss`` and, for each part in ``parts``
+    (``"full"``, ``"gn"``, ``"residual"``; :func:`rmt.mlp.dense_hessian`), the tile matrix.
+    Small models only (the dense Hessian has ``P²`` entries).
+    """
+    from .training_figures import tile_norms  # noqa: PLC0415
+
+    kept: list[tuple[int, Any]] = []
+    train_with_snapshots(model, X, y, optimizer, n_steps=n_steps, loss=loss,
+                         fractions=fractions, cross=False,
+                         on_snapshot=lambda t, m: kept.append((t, m)))
+    sizes = model.block_sizes()
+    return [{"step": t, "loss": loss_value(m, X, y, loss),
+             **{part: tile_norms(bk.to_numpy(mlp.dense_hessian(m, X, y, loss, part=part)),
+                                 sizes) for part in parts}} for t, m in kept]
 
 
 # --------------------------------------------------------------------------------------------

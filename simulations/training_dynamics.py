@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     for key, default in zip(LR_KEYS, (1.0, 0.03, 0.01, 0.01)):
         p.add_argument(f"--lr-{key}", type=real_arg(0.0, strict_min=True), default=default,
                        help=f"learning rate of {key} (default {default:g})")
-    p.add_argument("--batch-size", type=int_arg(1), default=None, help="mini-batches (default: full)")
+    p.add_argument("--batch-size", type=int_arg(1), default=None,
+                   help="mini-batch size (default: full batch)")
     p.add_argument("--heatmap-C", type=int_arg(2), default=100)
     p.add_argument("--heatmap-optimizer", choices=("gd", "adam"), default="gd")
     p.add_argument("--no-figure", action="store_true", help="write the results file only")
@@ -129,7 +130,8 @@ def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]
     sub = ds.sel(model=model, optimizer=opt)
     step = np.asarray(sub["step"].isel(C=0, loss=0, seed=0))
     losses = list(np.asarray(sub["loss"]))
-    fig, axes = F.figure("double", nrows=len(losses), ncols=3, squeeze=False, aspect=0.3 * len(losses))
+    fig, axes = F.figure("double", nrows=len(losses), ncols=3, squeeze=False,
+                         aspect=0.3 * len(losses))
     labels = [f"C = {c}" for c in np.asarray(sub["C"])]
     panels = (("loss_gap", [("-", "loss_gap")], r"loss gap $\ell-\ell^*$"),
               ("ratio", [("-", "ratio_agg_L"), ("--", "ratio_agg_Lm1")],
@@ -140,8 +142,9 @@ def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]
         s = sub.sel(loss=loss)
         for j, (_, lines, ylabel) in enumerate(panels):
             for ls, v in lines:
-                curves_vs_step(axes[i, j], step, s[f"{v}_mean"], s[f"{v}_ci_low"], s[f"{v}_ci_high"],
-                               labels=labels if ls == "-" else None, linestyle=ls, ylabel=ylabel)
+                curves_vs_step(axes[i, j], step, s[f"{v}_mean"], s[f"{v}_ci_low"],
+                               s[f"{v}_ci_high"], labels=labels if ls == "-" else None,
+                               linestyle=ls, ylabel=ylabel)
             axes[i, j].set_title(f"{loss.upper()}, {opt}", fontsize=7)
     axes[0, 0].legend(fontsize=6, frameon=False)
     axes[0, 1].text(0.02, 0.02, "solid: output layer (rows of $W_L$); dashed: $W_{L-1}$",
@@ -174,41 +177,30 @@ def heatmap_figure(args: argparse.Namespace, grid: Grid, stem: Path) -> tuple[Pa
     own seed (same trajectory) and draw its Hessian tiles at 0, 50 and 100 %."""
     from rmt import backend as bk  # noqa: PLC0415
     from rmt import figures as F  # noqa: PLC0415
-    from rmt import mlp  # noqa: PLC0415
     from rmt.datasets import make_classification  # noqa: PLC0415
     from rmt.optim import make_optimizer  # noqa: PLC0415
-    from rmt.training import make_model, train_with_snapshots  # noqa: PLC0415
-    from rmt.training_figures import layer_tile_heatmap, tile_norms  # noqa: PLC0415
+    from rmt.training import make_model, tiles_along_training  # noqa: PLC0415
+    from rmt.training_figures import layer_tile_heatmap  # noqa: PLC0415
 
     C, opt = args.heatmap_C, args.heatmap_optimizer
-    g = Grid({"model": ["hidden"], "C": [C], "loss": ["ce"], "optimizer": [opt]}, n_seeds=1,
-             seed=args.seed) if ("hidden" not in grid.parameters["model"] or C not in
-                                 grid.parameters["C"] or opt not in grid.parameters["optimizer"]
-                                 or "ce" not in grid.parameters["loss"]) else grid
-    index = next(c.index for c in g.cells() if c.seed_index == 0 and dict(c.params) ==
-                 {"model": "hidden", "C": C, "loss": "ce", "optimizer": opt})
-    s_data, s_model, _ = bk.spawn_seeds(g.seed_for(index), 3)
+    want = {"model": "hidden", "C": C, "loss": "ce", "optimizer": opt}
+    if any(v not in grid.parameters[k] for k, v in want.items()):
+        grid = Grid({k: [v] for k, v in want.items()}, n_seeds=1, seed=args.seed)
+    index = next(c.index for c in grid.cells() if c.seed_index == 0 and dict(c.params) == want)
+    s_data, s_model, _ = bk.spawn_seeds(grid.seed_for(index), 3)
     X, y = make_classification(args.n_samples, args.dim, C, seed=s_data)
     net = make_model("hidden", C, args.dim, args.hidden, seed=s_model)
-    kept = []
-    lr = getattr(args, f"lr_{opt}_ce")
-    train_with_snapshots(net, X, y, make_optimizer(opt, lr), n_steps=args.steps, loss="ce",
-                         fractions=(0.0, 0.5, 1.0), cross=False,
-                         on_snapshot=lambda t, m: kept.append((t, m)))
-    sizes = net.block_sizes()
-    rows = []
-    for part in ("full", "residual"):
-        rows.append([tile_norms(mlp.dense_hessian(m, X, y, "ce", part=part), sizes) for _, m in kept])
-    pos = np.concatenate([t[t > 0] for r in rows for t in r])
+    snaps = tiles_along_training(net, X, y, make_optimizer(opt, getattr(args, f"lr_{opt}_ce")),
+                                 n_steps=args.steps)
+    pos = np.concatenate([s[p][s[p] > 0] for s in snaps for p in ("full", "residual")])
     vmin, vmax = float(np.quantile(pos, 0.001)), float(pos.max())
     fig, axes = F.figure("double", nrows=2, ncols=3, squeeze=False, aspect=0.68)
-    for i, part in enumerate(("Hessian", "residual part")):
-        for j, ((t, m), T) in enumerate(zip(kept, rows[i])):
-            im = layer_tile_heatmap(axes[i, j], T, [C, args.hidden], layer_names=["V", "W"],
+    for i, (part, name) in enumerate((("full", "Hessian"), ("residual", "residual part"))):
+        for j, s in enumerate(snaps):
+            im = layer_tile_heatmap(axes[i, j], s[part], [C, args.hidden], layer_names=["V", "W"],
                                     vmin=vmin, vmax=vmax)
-            ell = float(np.mean(-np.log(m.probabilities(X)[np.arange(len(y)), y])))
-            axes[i, j].set_title(f"{part}, {100 * t / args.steps:.0f} % (step {t}), "
-                                 rf"$\ell$ = {ell:.3g}", fontsize=6.5)
+            axes[i, j].set_title(f"{name}, {100 * s['step'] / args.steps:.0f} % (step "
+                                 rf"{s['step']}), $\ell$ = {s['loss']:.3g}", fontsize=6.5)
         F.colorbar(axes[i, -1], im, label=r"$\|H_{ij}\|_F/\sqrt{n_in_j}$ (RMS entry per block)",
                    extend="min")
     fig.suptitle(f"one hidden layer, C = {C}, d = {args.dim}, m = {args.hidden}, N = "
@@ -244,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for opt in np.asarray(ds["optimizer"]):
                         written += curves_figure(ds, str(model), str(opt),
                                                  Path(f"{stem}_curves_{model}_{opt}"))
-                    written += residual_figure(ds, str(model), Path(f"{stem}_residual_vs_loss_{model}"))
+                    written += residual_figure(ds, str(model),
+                                               Path(f"{stem}_residual_vs_loss_{model}"))
             written += heatmap_figure(args, grid, Path(f"{stem}_heatmap"))
     except (ValueError, ImportError, OSError, RuntimeError) as exc:
         print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
