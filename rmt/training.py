@@ -314,7 +314,7 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
                          batch_size: int | None = None, seed: Any = None,
                          loss_star_value: float | None = None, cross: bool = True,
                          on_snapshot: Callable[[int, Any], None] | None = None,
-                         ) -> tuple[Any, dict[str, np.ndarray]]:
+                         record: bool = True) -> tuple[Any, dict[str, np.ndarray]]:
     """Train ``model`` and record :func:`snapshot` at the chosen steps.
 
     Parameters
@@ -341,6 +341,8 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
     on_snapshot : callable, optional
         ``on_snapshot(step, model)`` at every snapshot (e.g. to keep the weights); the
         trajectory does not depend on the snapshots.
+    record : bool
+        Compute :func:`snapshot` at the snapshot steps (False: only call ``on_snapshot``).
 
     Returns
     -------
@@ -366,9 +368,10 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
     k = 0
     for t in range(n_steps + 1):
         if k < steps.size and t == steps[k]:
-            for key, v in snapshot(cur, X, y, loss, loss_star_value=loss_star_value,
-                                   cross=cross).items():
-                rec.setdefault(key, []).append(v)
+            if record:
+                for key, v in snapshot(cur, X, y, loss, loss_star_value=loss_star_value,
+                                       cross=cross).items():
+                    rec.setdefault(key, []).append(v)
             if on_snapshot is not None:
                 on_snapshot(t, cur)
             k += 1
@@ -382,10 +385,10 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
         Xb, yb = (X, y) if idx is None else (X[idx], y[idx])
         grads = mlp.gradient(cur, Xb, yb, loss)
         cur = _rebuild(cur, opt.step(mlp.layers(cur)[0], grads))
-    record: dict[str, Any] = {key: np.asarray(v, dtype=np.float64) for key, v in rec.items()}
-    record["step"] = steps.astype(np.float64)
-    record["losses"] = np.asarray(losses, dtype=np.float64)
-    return cur, record
+    out: dict[str, Any] = {key: np.asarray(v, dtype=np.float64) for key, v in rec.items()}
+    out["step"] = steps.astype(np.float64)
+    out["losses"] = np.asarray(losses, dtype=np.float64)
+    return cur, out
 
 
 def tiles_along_training(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps: int,
@@ -402,7 +405,7 @@ def tiles_along_training(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
 
     kept: list[tuple[int, Any]] = []
     train_with_snapshots(model, X, y, optimizer, n_steps=n_steps, loss=loss,
-                         fractions=fractions, cross=False,
+                         fractions=fractions, record=False,
                          on_snapshot=lambda t, m: kept.append((t, m)))
     sizes = model.block_sizes()
     return [{"step": t, "loss": loss_value(m, X, y, loss),
