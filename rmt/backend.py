@@ -46,6 +46,10 @@ __all__ = [
     "device_name",
     "synchronize",
     "limit_blas_threads",
+    "install_hint",
+    "rss_bytes",
+    "reset_peak_rss",
+    "peak_rss_bytes",
 ]
 
 
@@ -72,7 +76,8 @@ def get_cupy() -> ModuleType:
     except Exception as exc:  # ImportError, or a broken CUDA install raising at import
         raise BackendUnavailableError(
             "backend='cupy' needs CuPy, which could not be imported "
-            f"({type(exc).__name__}: {exc}); install rmt[gpu] (CUDA 12) or rmt[gpu-cuda13]"
+            f"({type(exc).__name__}: {exc}); {install_hint('gpu')} for CUDA 12, "
+            "gpu-cuda13 for CUDA 13"
         ) from exc
     try:
         n = cupy.cuda.runtime.getDeviceCount()
@@ -279,3 +284,9 @@ def limit_blas_threads(n: int = 1):
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     return threadpool_limits(limits=int(n))
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra of rmt, from an index or in a clone of the repository
+    (where ``pip install 'rmt[extra]'`` would fetch another copy of rmt)."""
+    return f"pip install 'rmt[{extra}]' (in a clone of the repository: pip install -e '.[{extra}]')"
