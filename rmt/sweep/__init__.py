@@ -56,10 +56,12 @@ absence raises an ImportError naming the ``sweep`` extra.
 
 from __future__ import annotations
 
+from . import budget
 from .executors import CellError, check_scheduler
 from .grid import SEED_DIM, Cell, Grid
 from .runner import add_sweep_arguments, run_from_args, run_sweep
 from .store import CorruptCellError, CorruptCellWarning, cells_path
+from .summary import fit_slope, summarise_seeds
 
 __all__ = [
     "SEED_DIM",
@@ -70,7 +72,10 @@ __all__ = [
     "Grid",
     "add_sweep_arguments",
     "cells_path",
+    "budget",
     "check_scheduler",
+    "fit_slope",
     "run_from_args",
     "run_sweep",
+    "summarise_seeds",
 ]
