@@ -195,9 +195,10 @@ def test_heatmap_cli(tmp_path, capsys):
 
 
 def test_heatmap_bad_argument(capsys):
-    with pytest.raises(SystemExit) as e:
-        heatmap.main(["--C", "1"])
-    assert e.value.code == 2
+    assert heatmap.main(["--C", "1"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert heatmap.main(["--out", "/proc/nope/hm"]) == 2     # before any drawing
+    assert "cannot be written" in capsys.readouterr().err
 
 
 def _bench():

@@ -421,13 +421,25 @@ def test_cli_help_and_errors(capsys):
     assert e.value.code == 0
     for bad in (["--dims", "4"], ["--regimes", "huge"], ["--gamma", "0"], ["--z-imag", "0"],
                 ["--trials", "1"], ["--t-grid", "2"]):
-        with pytest.raises(SystemExit) as e:
-            sim.main(bad)
-        assert e.value.code == 2
+        assert sim.main(bad) == 2
         err = capsys.readouterr().err.strip()
-        assert err.count("\n") == 0 and "error" in err
+        assert err.count("\n") == 0 and "error" in err and err.count(bad[0]) == 1
     assert sim.main(["--t-grid", "0.5,1", "--no-path", "--out", "/nonexistent/x"]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_cli_refuses_an_unwritable_out_before_any_work(monkeypatch, capsys):
+    """Issue 18, item 4: the command computed for minutes, then lost the results in a
+    traceback when --out could not be written."""
+    from simulations import lindeberg as sim
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("simulate ran although --out cannot be written")
+
+    monkeypatch.setattr(sim, "simulate", no_work)
+    assert sim.main(["--out", "/proc/nope/lb"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out '/proc/nope/lb.json' cannot be written" in err
 
 
 def test_cli_tiny_run_writes_results_and_figures(tmp_path):
