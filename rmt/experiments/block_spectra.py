@@ -34,6 +34,7 @@ import numpy as np
 from rmt import backend as bk
 from rmt.covariance import draw_covariance
 from rmt.spectra import eigvalsh_batched, moments_from_eigenvalues
+from rmt.stats import ks_distance, ks_two_sample
 from rmt.sweep import summarise_seeds
 
 __all__ = ["BLOCKS", "COUPLINGS", "LAYOUT", "CI_LEVEL", "law_seed", "block_laws",
@@ -86,20 +87,6 @@ def histogram_edges(law: Any, bins: int) -> np.ndarray:
     return np.linspace(lo - 0.10 * w, hi + 0.15 * w, bins + 1)
 
 
-def _ks_to_cdf(ev: np.ndarray, F: np.ndarray) -> float:
-    """sup_x |F_emp(x) − F(x)| for sorted eigenvalues ``ev`` and ``F = law.cdf(ev)``."""
-    n = ev.size
-    i = np.arange(1, n + 1)
-    return float(max(np.max(i / n - F), np.max(F - (i - 1) / n)))
-
-
-def _ks_two_sample(a: np.ndarray, b: np.ndarray) -> float:
-    pts = np.concatenate([a, b])
-    Fa = np.searchsorted(a, pts, side="right") / a.size
-    Fb = np.searchsorted(b, pts, side="right") / b.size
-    return float(np.max(np.abs(Fa - Fb)))
-
-
 def cell(n_classes: int, sigma: float, *, seed: np.random.SeedSequence, dim: int, n_samples: int,
          bins: int, law_samples: int, law_seed: int, backend: str = "numpy",
          dtype: str = "float64") -> dict[str, Any]:
@@ -133,11 +120,11 @@ def cell(n_classes: int, sigma: float, *, seed: np.random.SeedSequence, dim: int
         out[f"{key}_moments"] = moments_from_eigenvalues(e, N_MOMENTS)
         out[f"{key}_lambda_min"] = float(e[0])
         out[f"{key}_lambda_max"] = float(e[-1])
-        out[f"{key}_ks_law"] = _ks_to_cdf(e, np.asarray(laws[b].cdf(e), dtype=np.float64))
+        out[f"{key}_ks_law"] = ks_distance(e, laws[b])
     for b in BLOCKS:
         out[f"{b}_edges"] = edges[b]
-        out[f"{b}_ks_dep_vs_ind"] = _ks_two_sample(spectra[b, "dependent"],
-                                                   spectra[b, "independent"])
+        out[f"{b}_ks_dep_vs_ind"] = ks_two_sample(spectra[b, "dependent"],
+                                                  spectra[b, "independent"])
     return out
 
 

@@ -28,7 +28,7 @@ def summarise_seeds(ds: Any, names: Iterable[str], *, level: float = 0.95,
     interval with ``n − 1`` degrees of freedom. A position where some seed is NaN (a statistic
     not defined there, e.g. no sampled pairs) is NaN in every summary.
     """
-    from scipy import stats  # noqa: PLC0415
+    from rmt.stats import mean_estimate  # noqa: PLC0415
 
     level = check_probability("level", level)
     for name in names:
@@ -36,15 +36,12 @@ def summarise_seeds(ds: Any, names: Iterable[str], *, level: float = 0.95,
         axis = var.dims.index(dim)
         check_int(f"seeds of {name}", var.shape[axis], 2)
         a = np.asarray(var.values, dtype=np.float64)
-        n = a.shape[axis]
         defined = np.all(np.isfinite(a), axis=axis)
-        a = np.where(np.isfinite(a), a, 0.0)
-        mean = a.mean(axis=axis)
-        se = a.std(axis=axis, ddof=1) / np.sqrt(n)
-        q = float(stats.t.ppf(0.5 * (1.0 + level), df=n - 1))
+        est = mean_estimate(np.where(np.isfinite(a), a, 0.0), axis)  # NaN positions masked below
+        lo, hi = est.ci(level)
         dims = tuple(d for d in var.dims if d != dim)
         what = var.attrs.get("long_name", name)
-        for key, v in zip(SUMMARY, (mean, se, mean - q * se, mean + q * se)):
+        for key, v in zip(SUMMARY, (est.value, est.stderr, lo, hi)):
             ds[f"{name}_{key}"] = (dims, np.where(defined, v, np.nan),
                                    {"long_name": f"{what}: {SUMMARY[key].format(level=level)}"})
     return ds
@@ -53,8 +50,8 @@ def summarise_seeds(ds: Any, names: Iterable[str], *, level: float = 0.95,
 def fit_slope(x: Any, mean: Any, se: Any, prediction: Any = None, *, x_min: float,
               level: float = 0.95, min_points: int = 3, x_name: str = "x"
               ) -> dict[str, Any] | None:
-    """Log-log slope of ``mean`` against ``x`` over ``x >= x_min`` (weighted least squares,
-    :func:`rmt.predictions.fit_loglog_slope`), and the slope of ``prediction`` at the same points with the same
+    """Log-log slope of ``mean`` against ``x`` over ``x >= x_min`` (:func:`rmt.stats.fit_power_law`
+    weighted by ``se``), and the slope of ``prediction`` at the same points with the same
     relative errors.
 
     Points with a non-finite or non-positive mean or SE are left out; with fewer than
@@ -68,7 +65,7 @@ def fit_slope(x: Any, mean: Any, se: Any, prediction: Any = None, *, x_min: floa
         ``slope``, ``stderr``, ``ci``, ``chi2_per_dof``, ``<x_name>_range``, ``n_points``,
         ``range_rule`` (in words, naming ``x_name``) and, when a prediction is given and positive there, ``prediction_slope``.
     """
-    from rmt.predictions import fit_loglog_slope as fit_power_law  # noqa: PLC0415
+    from rmt.stats import fit_power_law  # noqa: PLC0415
 
     x, mean, se = (np.asarray(v, dtype=np.float64) for v in (x, mean, se))
     ok = np.isfinite(mean) & (mean > 0) & np.isfinite(se) & (se > 0)
@@ -81,7 +78,7 @@ def fit_slope(x: Any, mean: Any, se: Any, prediction: Any = None, *, x_min: floa
         return None
     f = fit_power_law(x[idx], mean[idx], se[idx], level=level)
     out = {"slope": f.slope, "stderr": f.stderr, "ci": [f.ci_low, f.ci_high],
-           "chi2_per_dof": f.chi2_per_dof, f"{x_name}_range": list(f.x_range),
+           "chi2_per_dof": f.chi2_per_dof, "method": f.method, f"{x_name}_range": list(f.x_range),
            "n_points": f.n_points, "range_rule": rule}
     if prediction is not None:
         p = np.asarray(prediction, dtype=np.float64)[idx]
