@@ -479,3 +479,43 @@ def test_numpy_equals_cupy(path):
     for t in (0.0, 0.5, 1.0):
         assert np.allclose(draw_np.smooth_weights(t), bk.to_numpy(draw_cp.smooth_weights(t)),
                            rtol=1e-12, atol=0)
+
+
+# --------------------------------------------------------------------------------------------
+# simulate_path in parts: the checks (plan_path), one trial (path_trial), the run
+# --------------------------------------------------------------------------------------------
+
+def test_path_trial_alone_is_the_run_s_trial():
+    from rmt.covariance import DrawSpec
+    from rmt.lindeberg import PATH_SPEC, path_trial, plan_path
+
+    spec = DrawSpec(n_classes=4, scale="C")
+    run = simulate_path(20, 40, 3, 7, spec, path="replacement", n_points=3, z=[1 + 1j],
+                        increments=True)
+    plan = plan_path(20, 40, 7, spec, path="replacement", n_points=3, z=[1 + 1j],
+                     increments=True)
+    assert plan.estimator == run.estimator == "coupled" and np.array_equal(plan.edges, run.edges)
+    for t in range(3):
+        one = path_trial(plan, trial_seed(7, t))
+        assert np.array_equal(one["gap"], run.per_trial_gap[t])
+        assert one["increment"].shape == (2, 1)
+    # the keywords of the draw give the same run as the spec; the default spec is C·H_ii
+    again = simulate_path(20, 40, 3, 7, path="replacement", n_points=3, z=[1 + 1j],
+                          increments=True, n_classes=4)
+    assert np.array_equal(again.per_trial_gap, run.per_trial_gap)
+    assert PATH_SPEC.scale == "C" and run.params["scale"] == "C"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(path="smooth", distribution="rademacher"), "needs distribution='gaussian'"),
+    (dict(path="smooth", increments=True), "increments=True needs path='replacement'"),
+    (dict(path="smooth", grid=[0.5, 1.0]), "must contain the reference t = 0"),
+    (dict(path="replacement", grid=[0, 3]), r"must contain the reference k = N = 8"),
+    (dict(path="smooth", z=[1.0]), "Im z > 0"),
+    (dict(path="smooth", estimator="coupled", distribution="rademacher"), "needs distribution"),
+])
+def test_plan_path_checks_before_any_draw(kwargs, match):
+    from rmt.lindeberg import plan_path
+
+    with pytest.raises(ValueError, match=match):
+        plan_path(4, 8, 0, **{"n_points": 3, **kwargs})
