@@ -61,6 +61,7 @@ __all__ = [
     "weighted_covariance",
     "WeightedCovarianceOperator",
     "DrawSpec",
+    "DataShape",
     "CovarianceDraw",
     "draw_covariance",
 ]
@@ -537,8 +538,26 @@ class DrawSpec:
 # One draw of the whole pipeline
 # --------------------------------------------------------------------------------------------
 
+class DataShape:
+    """``xp``, ``dim`` and ``n_samples`` of a draw's data matrix ``X`` (shape ``(N, d)``)."""
+
+    X: Any
+
+    @property
+    def xp(self) -> ModuleType:
+        return bk.get_xp(self.X)
+
+    @property
+    def dim(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+
 @dataclass(frozen=True, eq=False)
-class CovarianceDraw:
+class CovarianceDraw(DataShape):
     """Data and weights of one draw; ``matrix()`` or ``operator()`` give ``B``.
 
     Attributes
@@ -557,18 +576,6 @@ class CovarianceDraw:
     model: Any
     coupling: str
     scale: float
-
-    @property
-    def xp(self) -> ModuleType:
-        return bk.get_xp(self.X)
-
-    @property
-    def dim(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
 
     def matrix(self) -> Any:
         """``B = (1/N) Xᵀ diag(w) X`` formed (``d × d``)."""

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .. import backend as bk
-from ..covariance import DrawSpec, WeightedCovarianceOperator, block_weights, weighted_covariance
+from ..covariance import (
+    DataShape,
+    DrawSpec,
+    WeightedCovarianceOperator,
+    block_weights,
+    weighted_covariance,
+)
 from ..validation import check_choice, check_int, check_real
 
 PATHS = ("smooth", "replacement")
@@ -22,7 +27,7 @@ def _check_t(t: Any) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class LindebergDraw:
+class LindebergDraw(DataShape):
     """Data, independent copies and model of one draw; gives ``B`` anywhere on either path.
 
     Attributes
@@ -52,19 +57,6 @@ class LindebergDraw:
     scale: float
     distribution: str
     _cache: dict = field(default_factory=dict, repr=False)
-
-    # -- basic properties ---------------------------------------------------------------------
-    @property
-    def xp(self) -> ModuleType:
-        return bk.get_xp(self.X)
-
-    @property
-    def dim(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
 
     # -- weights ------------------------------------------------------------------------------
     def _weights_of(self, Y: Any) -> Any:
