@@ -1,8 +1,8 @@
 """Off-/diagonal Hessian block ratios against the number of classes C, measured and predicted.
 
     python -m simulations.block_ratio --help
-    python -m simulations.block_ratio                  # linear CE, C = 2..100,000 -> results/block_ratio.nc
-    python -m simulations.block_ratio --model hidden   # CE and MSE, C = 2..50,000 -> results/block_ratio_hidden.nc
+    python -m simulations.block_ratio                  # linear CE, C = 2..100,000
+    python -m simulations.block_ratio --model hidden   # CE and MSE, C = 2..50,000
     python -m simulations.block_ratio --backend cupy --dim 1024      # C = 2..128,000
     python -m simulations.block_ratio --scale-check --N 1024 --d 256 --C 32000 --memory-limit 32e6
     python -m simulations.block_ratio --redraw         # summary + figures from the results file
@@ -34,9 +34,9 @@ from rmt.experiments.block_ratio import (
     LAYOUT,
     assemble_hidden,
     assemble_linear,
-    cell_flops,
     cell_hidden,
     cell_linear,
+    estimate_lines,
     fit_key,
     scale_check,
     summary_lines,
@@ -128,32 +128,6 @@ def make_grid(args: Any) -> Grid:
         params["loss"] = list(args.loss)
         fixed["hidden"] = args.hidden
     return Grid(params, n_seeds=args.seeds, seed=args.seed, fixed=fixed)
-
-
-def plan(args: Any, grid: Grid) -> tuple[list[str], float]:
-    """The estimate printed before the sweep (calibration rate, seconds per C, total; a warning
-    past ``--budget``) and the estimated total seconds."""
-    cell = cell_linear if args.model == "linear" else cell_hidden
-    extra = {} if args.model == "linear" else {"loss": args.loss[0], "hidden": args.hidden}
-    common = {"pairs": args.pairs, "backend": args.backend, "dtype": args.dtype,
-              "memory_limit": args.memory_limit, **extra}
-    # one cell at C = 2000 (or the largest C, if smaller) at the largest N
-    C, g, ss = min(2000, max(args.C)), min(args.gamma), np.random.SeedSequence([args.seed, 0xCA11B])
-    params = {"C": C, "sigma": args.sigma[0], "gamma": g, "seed": ss, "dim": args.dim, **common}
-    rate = budget.calibrate_rate(cell, params, cell_flops(args.model, args.hidden)(params), backend=args.backend,
-                                 warmup={**params, "C": 5, "dim": min(args.dim, 16)})
-    per, total = budget.estimate_seconds(grid, cell_flops(args.model, args.hidden), rate, by="C")
-    cost = ("4NdC + 3N^2C + 2N^2d + 2N^2(K+min(K,C))" if args.model == "linear" else
-            "4NmC + 3N^2C + 2N^2(K+min(K,C)) + 4N^2(d+m^2) + 16NC(m^2+2m)")
-    lines = [f"{PROG}: {args.model} model on {bk.device_name(bk.xp_for(args.backend))}; effective "
-             f"rate of a calibration cell {rate / 1e9:.1f} GFLOP/s; cost per cell ~ {cost} flops "
-             "(O(N^2(d+C)))",
-             "  estimated seconds per C (all sigma, gamma, seeds): "
-             + ", ".join(f"{C}: {s:.1f}" for C, s in per.items()),
-             f"  estimated total {total:.0f} s for C = {args.C[0]}..{args.C[-1]} ({len(args.C)} "
-             "values, set by the arguments alone)"]
-    warning = budget.budget_warning(total, args.budget) if args.budget else None
-    return lines + ([warning] if warning else []), total
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +263,7 @@ def _main(args: Any) -> int:
         check_writable("--out", args.out)
         results._import_xarray()  # the extra's name now, not after the calibration
         grid = make_grid(args)
-        lines, estimate = plan(args, grid)
+        lines, estimate = estimate_lines(args.model, grid, args.budget)
         if not args.quiet:
             print("\n".join(lines))
         cell = cell_linear if args.model == "linear" else cell_hidden

@@ -39,8 +39,9 @@ DECADES = 5
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description="Heat maps of |H| (linear model, and the W-W part of a "
-                "one-hidden-layer net) at C = 2, 10, 100: block structure emerging with C.")
+    p = ArgumentParser(prog=PROG, description="Heat maps of |H| (linear model, and the W-W part "
+                       "of a one-hidden-layer net) at C = 2, 10, 100: block structure emerging "
+                       "with C.")
     p.add_argument("--C", type=int_arg(2), nargs="+", default=[2, 10, 100],
                    help="class counts, one panel each (default 2 10 100)")
     p.add_argument("--dim", type=int_arg(1), default=8, help="d (default 8)")

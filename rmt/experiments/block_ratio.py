@@ -28,7 +28,8 @@ from rmt import backend as bk
 from rmt.sweep import budget, fit_slope, summarise_seeds
 
 __all__ = ["LAYOUT", "CI_LEVEL", "LLM_SIZE", "n_samples", "cell_linear", "cell_hidden",
-           "cell_flops", "fit_key", "assemble_linear", "assemble_hidden", "summary_lines", "scale_check"]
+           "cell_flops", "estimate_lines", "fit_key", "assemble_linear", "assemble_hidden",
+           "summary_lines", "scale_check"]
 
 LAYOUT = {"linear": "block_ratio/linear/1", "hidden": "block_ratio/hidden/1"}
 CI_LEVEL = 0.95
@@ -95,6 +96,36 @@ def cell_flops(model: str, hidden: int = 8) -> Any:
                                               p["dim"], p["pairs"], hidden)
 
 
+def estimate_lines(model: str, grid: Any, budget_s: float | None = None
+                   ) -> tuple[list[str], float]:
+    """What a block-ratio sweep will cost, said before it runs: the effective rate of one
+    calibration cell on this machine now (``C = min(2000, max C)`` at the largest ``N``), the
+    estimated seconds per C and in total, and a warning past ``budget_s`` seconds; the lines
+    and the estimated total. The grid is not changed (see :mod:`rmt.sweep.budget`)."""
+    params, fixed = grid.parameters, grid.fixed
+    cell = cell_linear if model == "linear" else cell_hidden
+    first = {"C": min(2000, max(params["C"])), "sigma": params["sigma"][0],
+             "gamma": min(params["gamma"]), **({"loss": params["loss"][0]} if model == "hidden"
+                                               else {}), **fixed,
+             "seed": np.random.SeedSequence([grid.seed, 0xCA11B])}
+    flops = cell_flops(model, fixed.get("hidden", 8))
+    rate = budget.calibrate_rate(cell, first, flops(first), backend=fixed["backend"],
+                                 warmup={**first, "C": 5, "dim": min(fixed["dim"], 16)})
+    per, total = budget.estimate_seconds(grid, flops, rate, by="C")
+    cost = ("4NdC + 3N^2C + 2N^2d + 2N^2(K+min(K,C))" if model == "linear" else
+            "4NmC + 3N^2C + 2N^2(K+min(K,C)) + 4N^2(d+m^2) + 16NC(m^2+2m)")
+    Cs = params["C"]
+    lines = [f"python -m simulations.block_ratio: {model} model on "
+             f"{bk.device_name(bk.xp_for(fixed['backend']))}; effective rate of a calibration "
+             f"cell {rate / 1e9:.1f} GFLOP/s; cost per cell ~ {cost} flops (O(N^2(d+C)))",
+             "  estimated seconds per C (all sigma, gamma, seeds): "
+             + ", ".join(f"{C}: {sec:.1f}" for C, sec in per.items()),
+             f"  estimated total {total:.0f} s for C = {Cs[0]}..{Cs[-1]} ({len(Cs)} values, set "
+             "by the arguments alone)"]
+    warning = budget.budget_warning(total, budget_s) if budget_s else None
+    return lines + ([warning] if warning else []), total
+
+
 def fit_key(**kw: Any) -> str:
     """The key of one grid point in the ``fits`` attribute: ``"sigma=1,gamma=0.5"``."""
     return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in kw.items())
@@ -138,7 +169,8 @@ def assemble_linear(raw: Any, fit_min_c: int) -> Any:
             kw = {"x_min": fit_min_c, "level": CI_LEVEL, "x_name": "C"}
             fits[fit_key(sigma=s, gamma=g)] = {
                 "per_block_rms": fit_slope(Cs, v["c_rms_per_block_mean"] / Cs,
-                                           v["c_rms_per_block_se"] / Cs, pred_c[:, a, b] / Cs, **kw),
+                                           v["c_rms_per_block_se"] / Cs, pred_c[:, a, b] / Cs,
+                                           **kw),
                 "aggregate": fit_slope(Cs, v["aggregate_mean"], v["aggregate_se"],
                                        pred_agg[:, a, b], **kw),
                 "correction": corr, "N": N}

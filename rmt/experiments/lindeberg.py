@@ -29,7 +29,8 @@ import numpy as np
 from rmt import backend as bk
 from rmt.lindeberg import GapRate, LindebergPath, gap_rate, simulate_path, trials_inverse_d
 
-__all__ = ["CPU_DIMS", "GPU_DIMS", "REGIMES", "REGIME_LABELS", "WEIGHTS", "fill_defaults", "z_grid", "run_rates",
+__all__ = ["CPU_DIMS", "GPU_DIMS", "REGIMES", "REGIME_LABELS", "WEIGHTS", "fill_defaults", "z_grid",
+           "run_rates",
            "run_paths", "path_summary", "simulate", "rate_line", "markdown_table", "to_json"]
 
 CPU_DIMS = (100, 178, 316, 562, 1000)
@@ -73,8 +74,9 @@ def _rate_dict(res: GapRate) -> dict[str, Any]:
 
 
 def run_rates(args: Any, report: Callable[[str], Any] | None = None) -> dict[str, Any]:
-    """The gap's rate against ``d`` in each regime of ``args.regimes`` (:func:`rmt.lindeberg.gap_rate`
-    on the smooth path); ``report`` gets one line per regime as it finishes."""
+    """The gap's rate against ``d`` in each regime of ``args.regimes``
+    (:func:`rmt.lindeberg.gap_rate` on the smooth path); ``report`` gets one line per regime as
+    it finishes."""
     weights, block, scale, _ = WEIGHTS[args.weights]
     z = z_grid(args)
     seeds = bk.spawn_seeds(args.seed, len(REGIMES) + 1)
@@ -82,7 +84,8 @@ def run_rates(args: Any, report: Callable[[str], Any] | None = None) -> dict[str
     for name in args.regimes:
         dims = args.dims if name == "fixed" else [d for d in args.dims if d <= args.regime_max_dim]
         if len(dims) < 2:
-            out[name] = {"skipped": f"fewer than two dims <= --regime-max-dim {args.regime_max_dim}"}
+            out[name] = {"skipped": "fewer than two dims <= --regime-max-dim "
+                                    f"{args.regime_max_dim}"}
             continue
         n_classes = args.n_classes if name == "fixed" else REGIMES[name]
         T = args.trials if name == "fixed" else args.trials_cd

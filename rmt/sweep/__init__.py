@@ -17,9 +17,12 @@ the fixed arguments and the cell function's name. Rerunning the same sweep into 
 ``out`` computes only the cells not yet stored and ends with exactly the numbers of an
 uninterrupted run; rerunning a *different* sweep there raises ValueError (never a silent merge).
 Each cell file carries a SHA-256 checksum of its numbers; a damaged one is deleted with a
-:class:`CorruptCellWarning` naming the file, and its cell computed again. Finally the cells are assembled into an
-:class:`xarray.Dataset` (dimensions: the parameter names, then ``seed``, then ``<name>_index``
-for 1-D outputs) and saved with :func:`rmt.results.save` to ``out``.
+:class:`CorruptCellWarning` naming the file, and its cell computed again. Finally the cells are
+assembled into an :class:`xarray.Dataset` (dimensions: the parameter names, then ``seed``, then
+``<name>_index`` for 1-D outputs) and saved with :func:`rmt.results.save` to ``out``.
+
+Also here: :mod:`rmt.sweep.budget` (what a sweep will cost, said before it runs; it never
+chooses the grid) and :mod:`rmt.sweep.summary` (:func:`summarise_seeds`, :func:`fit_slope`).
 
 Schedulers
 ----------
