@@ -95,7 +95,8 @@ from .path import (
     simulate_path,
 )
 from .rate import GapRate, gap_rate, trials_inverse_d
-from .sup import PowerLawFit, SupGap, fit_power_law, sup_gap
+from ..stats import PowerLawFit, fit_power_law  # re-exported: rmt.stats is their home
+from .sup import SupGap, sup_gap
 
 __all__ = [
     "PATHS",

@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import backend as bk
 from ..covariance import DISTRIBUTIONS, DrawSpec, weighted_covariance
-from ..montecarlo import Estimate, MonteCarloResult, run_trials
+from ..montecarlo import MonteCarloResult, run_trials
 from ..spectra import eigvalsh_batched, moments_from_eigenvalues, stieltjes_from_eigenvalues
+from ..stats import Estimate
 from ..validation import check_choice, check_int
 from .control import deterministic_stieltjes
 from .draw import PATHS, LindebergDraw, draw_lindeberg, path_grid

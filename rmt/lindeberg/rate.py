@@ -12,7 +12,7 @@ import numpy as np
 from .. import backend as bk
 from ..validation import check_int, check_probability, check_real
 from .path import DEFAULT_Z, side_seed, simulate_path
-from .sup import PowerLawFit, fit_power_law
+from ..stats import PowerLawFit, fit_power_law
 
 
 @dataclass(frozen=True, eq=False)
