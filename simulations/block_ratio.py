@@ -34,6 +34,7 @@ from rmt.experiments.block_ratio import (
     LAYOUT,
     assemble_hidden,
     assemble_linear,
+    c_grid,
     cell_hidden,
     cell_linear,
     estimate_lines,
@@ -46,12 +47,6 @@ from rmt.sweep import Grid, add_sweep_arguments, budget, run_from_args
 from rmt.validation import check_writable, int_arg, real_arg
 
 PROG = "python -m simulations.block_ratio"
-#: The 1-2-5 log grid of class counts, up to the LLM vocabulary 128,000.
-C_GRID = (2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
-          128000)
-#: Largest C of the default grid, by (backend, model).
-C_MAX = {("numpy", "linear"): 100000, ("numpy", "hidden"): 50000,
-         ("cupy", "linear"): 128000, ("cupy", "hidden"): 128000}
 OUT = {"linear": "results/block_ratio.nc", "hidden": "results/block_ratio_hidden.nc"}
 
 
@@ -111,11 +106,7 @@ def resolve(args: Any) -> Any:
     args.dim = args.dim or (100 if hidden else 200)
     args.loss = args.loss or ["ce", "mse"]
     args.out = Path(args.out or OUT[args.model])
-    if args.C:
-        args.C = sorted(set(args.C))
-    else:
-        c_max = args.c_max or C_MAX[args.backend, args.model]
-        args.C = [C for C in C_GRID if C <= c_max]
+    args.C = sorted(set(args.C)) if args.C else c_grid(args.backend, args.model, args.c_max)
     return args
 
 

@@ -102,9 +102,11 @@ def test_cost_model_grows_with_every_size():
     assert budget.block_ratio_flops("linear", 100, 400, 50, 64) > f
     assert budget.block_ratio_flops("hidden", 100, 200, 50, 64, 8) > 0
     # the estimate sums every cell: seconds per C over σ, γ and seeds, and a total
-    args = sim.resolve(sim.build_parser().parse_args(["--C", "10", "100", "--seeds", "3"]))
-    per, total = budget.estimate_seconds(sim.make_grid(args), exp.cell_flops("linear"), 1e9,
-                                         by="C")
+    from rmt.sweep import Grid
+
+    grid = Grid({"C": [10, 100], "sigma": [0.5, 1.0], "gamma": [0.5, 2.0]}, n_seeds=3,
+                fixed={"dim": 20, "pairs": 8})
+    per, total = budget.estimate_seconds(grid, exp.cell_flops("linear"), 1e9, by="C")
     assert list(per) == [10, 100] and per[100] > per[10]
     assert total == pytest.approx(sum(per.values()))
 
@@ -112,11 +114,12 @@ def test_cost_model_grows_with_every_size():
 def test_default_grid_is_set_by_the_arguments_alone():
     """Issue 18, item 2: the default grid reached C = 10^5 only by a start-up timing; now it is
     a function of the arguments (backend, model, --c-max), whatever the machine's speed."""
-    parse = sim.build_parser().parse_args
-    assert sim.resolve(parse([])).C == [C for C in sim.C_GRID if C <= 100000]
-    assert sim.resolve(parse(["--model", "hidden"])).C[-1] == 50000
-    assert sim.resolve(parse(["--c-max", "1000"])).C[-1] == 1000
-    assert sim.resolve(parse(["--C", "7", "3", "7"])).C == [3, 7]
+    assert exp.c_grid() == [C for C in exp.C_GRID if C <= 100000]
+    assert exp.c_grid("numpy", "hidden")[-1] == 50000
+    assert exp.c_grid("cupy", "linear")[-1] == 128000
+    assert exp.c_grid(c_max=1000)[-1] == 1000
+    with pytest.raises(ValueError, match="c_max must be an integer >= 2"):
+        exp.c_grid(c_max=1)
 
 
 LOADED = ["--sigma", "1", "--gamma", "0.5", "--dim", "4", "--seeds", "2", "--pairs", "0",
@@ -134,8 +137,7 @@ def test_two_runs_under_different_load_are_one_sweep(tmp_path, monkeypatch, caps
     assert sim.main(LOADED + ["--out", str(out), "--budget", "1"]) == 0
     assert "warning: the estimated" in capsys.readouterr().out
     again = results.open(out)
-    assert list(again["C"].values) == list(first["C"].values) == [C for C in sim.C_GRID
-                                                                   if C <= 100000]
+    assert list(again["C"].values) == list(first["C"].values) == exp.c_grid()
     assert again.attrs["cells_reused"] == again.attrs["n_cells"]
 
 

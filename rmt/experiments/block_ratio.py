@@ -26,15 +26,31 @@ import numpy as np
 
 from rmt import backend as bk
 from rmt.sweep import budget, fit_slope, summarise_seeds
+from rmt.validation import check_choice, check_int
 
-__all__ = ["LAYOUT", "CI_LEVEL", "LLM_SIZE", "n_samples", "cell_linear", "cell_hidden",
+__all__ = ["LAYOUT", "CI_LEVEL", "LLM_SIZE", "C_GRID", "C_MAX", "c_grid", "n_samples", "cell_linear", "cell_hidden",
            "cell_flops", "estimate_lines", "fit_key", "assemble_linear", "assemble_hidden",
            "summary_lines", "scale_check"]
 
 LAYOUT = {"linear": "block_ratio/linear/1", "hidden": "block_ratio/hidden/1"}
+#: The 1-2-5 log grid of class counts, up to the LLM vocabulary 128,000.
+C_GRID = (2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
+          128000)
+#: Largest C of the default grid, by (backend, model).
+C_MAX = {("numpy", "linear"): 100000, ("numpy", "hidden"): 50000,
+         ("cupy", "linear"): 128000, ("cupy", "hidden"): 128000}
 CI_LEVEL = 0.95
 #: The (N, d, C) of the LLM-scale check.
 LLM_SIZE = (8192, 1024, 128000)
+
+
+def c_grid(backend: str = "numpy", model: str = "linear", c_max: int | None = None) -> list[int]:
+    """The default C grid: :data:`C_GRID` up to ``c_max`` (default :data:`C_MAX` of the backend
+    and model). A function of its arguments only: never of the machine's speed or load."""
+    backend = bk.resolve_backend(backend)
+    model = check_choice("model", model, ("linear", "hidden"))
+    top = C_MAX[backend, model] if c_max is None else check_int("c_max", c_max, 2)
+    return [C for C in C_GRID if C <= top]
 
 
 def n_samples(dim: int, gamma: float) -> int:
