@@ -451,7 +451,9 @@ def test_cli_tiny_run_writes_results_and_figures(tmp_path):
     assert res["rates"]["d"]["n_classes"] == [12, 16]
     for name in ("lb_rate.png", "lb_rate.pdf", "lb_path.png", "lb_path.pdf"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "| regime |" in sim.markdown_table(res)
+    from rmt.experiments.lindeberg import markdown_table
+
+    assert "| regime |" in markdown_table(res)
 
 
 # --------------------------------------------------------------------------------------------
