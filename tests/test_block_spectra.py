@@ -76,7 +76,9 @@ def test_unwritable_out_fails_before_any_work(capsys):
 def test_missing_xarray_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "xarray", None)  # import xarray now raises ImportError
     assert block_spectra.main(TINY + ["--out", str(tmp_path / "r.nc")]) == 2
-    assert "xarray" in _one_line_error(capsys)
+    err = _one_line_error(capsys)
+    # the hint works from an index and from a clone (issue 18, item 11)
+    assert "xarray" in err and "pip install -e '.[sweep]'" in err
     assert not list(tmp_path.iterdir())
 
 
