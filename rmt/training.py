@@ -490,33 +490,16 @@ def run_cell(model: str, C: int, loss: str, optimizer: str, *, seed: Any, dim: i
 CI_LEVEL = 0.95
 
 
-def _seed_stats(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and ``CI_LEVEL`` Student-t interval over ``axis`` (rmt.stats.mean_estimate), NaN
-    wherever a seed is NaN (a role or pair the model lacks)."""
-    from .stats import mean_estimate  # noqa: PLC0415
-
-    moved = np.moveaxis(a, axis, -1)
-    flat = moved.reshape(-1, moved.shape[-1])
-    out = np.full((3, flat.shape[0]), np.nan)
-    ok = np.all(np.isfinite(flat), axis=1)
-    if ok.any() and flat.shape[1] >= 2:
-        est = mean_estimate(flat[ok], axis=1)
-        lo, hi = est.ci(CI_LEVEL)
-        out[0, ok], out[1, ok], out[2, ok] = est.value, lo, hi
-    return tuple(o.reshape(moved.shape[:-1]) for o in out)
-
-
 def tidy(raw: Any) -> Any:
     """The sweep's Dataset with one ``snapshot`` dimension and statistics over seeds.
 
     Every 1-D output of :func:`run_cell` (its own ``<name>_index`` dimension in
     :func:`rmt.sweep.run_sweep`) goes onto ``snapshot`` (``losses`` onto ``iteration``);
     ``fraction`` is the snapshot step over the step budget. For every variable ``v`` with a
-    ``seed`` dimension, ``v_mean``, ``v_ci_low`` and ``v_ci_high`` hold the mean over seeds and
-    its ``CI_LEVEL`` Student-t interval (NaN where the model lacks the quantity).
+    ``seed`` dimension, :func:`rmt.sweep.summarise_seeds` adds ``v_mean``, ``v_se``,
+    ``v_ci_low`` and ``v_ci_high``: the mean over seeds and its ``CI_LEVEL`` Student-t interval
+    (NaN where the model lacks the quantity).
     """
-    import xarray as xr  # noqa: PLC0415
-
     ren = {}
     for name in raw.data_vars:
         idx = f"{name}_index"
@@ -530,17 +513,10 @@ def tidy(raw: Any) -> Any:
     if n_steps:
         coords["fraction"] = ("snapshot", np.asarray(step) / n_steps)
     ds = ds.assign_coords(coords)
-    stats = {}
-    for name in list(ds.data_vars):
-        v = ds[name]
-        if "seed" not in v.dims or name == "losses":
-            continue
-        m, lo, hi = _seed_stats(v.values, v.dims.index("seed"))
-        dims = tuple(d for d in v.dims if d != "seed")
-        stats[f"{name}_mean"] = xr.Variable(dims, m)
-        stats[f"{name}_ci_low"] = xr.Variable(dims, lo)
-        stats[f"{name}_ci_high"] = xr.Variable(dims, hi)
-    ds = ds.assign(stats)
+    from .sweep import summarise_seeds  # noqa: PLC0415
+
+    names = [n for n in ds.data_vars if "seed" in ds[n].dims and n != "losses"]
+    ds = summarise_seeds(ds, names, level=CI_LEVEL)
     ds.attrs["ci_level"] = CI_LEVEL
     return ds
 

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from rmt.cli import ArgumentParser, run_command
 from rmt.sweep import Grid, add_sweep_arguments, run_from_args
 from rmt.validation import int_arg, real_arg
 
@@ -49,13 +50,8 @@ LAYOUT = "training_dynamics/1"
 LR_KEYS = ("gd-ce", "gd-mse", "adam-ce", "adam-mse")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Train with Hessian snapshots: within-layer ratios and "
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description="Train with Hessian snapshots: within-layer ratios and "
                 "cross-layer blocks (Gauss-Newton / residual) along training, as a sweep.")
     p.add_argument("--models", nargs="+", choices=("linear", "hidden", "deep"), default=["hidden"])
     p.add_argument("--C", type=int_arg(2), nargs="+", default=[10, 100, 1000])
@@ -100,27 +96,6 @@ def make_grid(args: argparse.Namespace) -> Grid:
 
 # --------------------------------------------------------------------------------------------
 # figures
-
-
-def _fmt(t: tuple[float, float, float]) -> str:
-    m, lo, hi = t
-    return f"{m:.3g} [{lo:.3g}, {hi:.3g}]"
-
-
-def summary_lines(ds: Any) -> list[str]:
-    from rmt.training import table  # noqa: PLC0415
-
-    out = []
-    for model in np.asarray(ds["model"]):
-        if str(model) == "linear":
-            continue
-        out.append(f"{model}: mean [95% t-CI over {ds.sizes['seed']} seeds] at 0 / 50 / 100 % "
-                   "of training: V aggregate ratio | ‖residual part of H_(L-1,L)‖_F | ℓ − ℓ*")
-        for r in table(ds, model=str(model)):
-            cols = [" / ".join(_fmt(r[f"{v}@{f:g}"]) for f in (0, 0.5, 1)) for v in
-                    ("ratio_agg_L", "cross_res_Lm1_L", "loss_gap")]
-            out.append(f"  {r['loss']:3s} C={r['C']:<5d} {r['optimizer']:4s} " + " | ".join(cols))
-    return out
 
 
 def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]:
@@ -210,38 +185,37 @@ def heatmap_figure(args: argparse.Namespace, grid: Grid, stem: Path) -> tuple[Pa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run_command(build_parser(), argv, _main)
+
+
+def _main(args: argparse.Namespace) -> int:
     from rmt import results  # noqa: PLC0415
+    from rmt.experiments.training_dynamics import summary_lines  # noqa: PLC0415
     from rmt.training import tidy  # noqa: PLC0415
 
     grid = make_grid(args)
-    try:
-        if args.redraw:
-            ds = results.open(args.out)
-            if ds.attrs.get("layout") != LAYOUT:
-                raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
-        else:
-            # the importable module's cell (not __main__'s), so that workers import it
-            f = importlib.import_module("simulations.training_dynamics").cell
-            ds = tidy(run_from_args(f, grid, args))
-            ds.attrs["layout"] = LAYOUT
-            results.save(ds, args.out)
-            ds = results.open(args.out)
-        written = [str(args.out)]
-        if not args.no_figure:
-            stem = args.out.with_suffix("")
-            for model in np.asarray(ds["model"]):
-                if str(model) != "linear":
-                    for opt in np.asarray(ds["optimizer"]):
-                        written += curves_figure(ds, str(model), str(opt),
-                                                 Path(f"{stem}_curves_{model}_{opt}"))
-                    written += residual_figure(ds, str(model),
-                                               Path(f"{stem}_residual_vs_loss_{model}"))
-            written += heatmap_figure(args, grid, Path(f"{stem}_heatmap"))
-    except (ValueError, ImportError, OSError, RuntimeError) as exc:
-        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    if args.redraw:
+        ds = results.open(args.out)
+        if ds.attrs.get("layout") != LAYOUT:
+            raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
+    else:
+        # the importable module's cell (not __main__'s), so that workers import it
+        f = importlib.import_module("simulations.training_dynamics").cell
+        ds = tidy(run_from_args(f, grid, args))
+        ds.attrs["layout"] = LAYOUT
+        results.save(ds, args.out)
+        ds = results.open(args.out)
+    written = [str(args.out)]
+    if not args.no_figure:
+        stem = args.out.with_suffix("")
+        for model in np.asarray(ds["model"]):
+            if str(model) != "linear":
+                for opt in np.asarray(ds["optimizer"]):
+                    written += curves_figure(ds, str(model), str(opt),
+                                             Path(f"{stem}_curves_{model}_{opt}"))
+                written += residual_figure(ds, str(model),
+                                           Path(f"{stem}_residual_vs_loss_{model}"))
+        written += heatmap_figure(args, grid, Path(f"{stem}_heatmap"))
     if not args.quiet:
         print("\n".join(summary_lines(ds)))
         print("wrote " + ", ".join(str(w) for w in written))

@@ -40,14 +40,17 @@ def test_simulation_runs_resumes_and_redraws(tmp_path, capsys):
     assert sim.main([*TOY[:-1], "--out", str(out), "--redraw", "--no-figure"]) == 0
     text = capsys.readouterr().out
     assert "hidden: mean [95% t-CI over 2 seeds]" in text and "ce  C=3" in text
+    from rmt.experiments.training_dynamics import markdown_table  # noqa: PLC0415
+
+    md = markdown_table(ds).splitlines()
+    assert len(md) == 2 + 2 and md[2].startswith("| CE | 3 | adam |")
 
 
 def test_simulation_errors(tmp_path, capsys):
     from simulations import training_dynamics as sim  # noqa: PLC0415
 
-    with pytest.raises(SystemExit) as e:
-        sim.main(["--steps", "0"])
-    assert e.value.code == 2
+    assert sim.main(["--steps", "0"]) == 2
+    assert "--steps" in capsys.readouterr().err
     bad = tmp_path / "x.nc"
     bad.write_text("not a results file")
     assert sim.main(["--out", str(bad), "--redraw", "--quiet"]) == 2
