@@ -51,8 +51,9 @@ LR_KEYS = ("gd-ce", "gd-mse", "adam-ce", "adam-mse")
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description="Train with Hessian snapshots: within-layer ratios and "
-                "cross-layer blocks (Gauss-Newton / residual) along training, as a sweep.")
+    p = ArgumentParser(prog=PROG, description="Train with Hessian snapshots: within-layer "
+                       "ratios and cross-layer blocks (Gauss-Newton / residual) along training, "
+                       "as a sweep.")
     p.add_argument("--models", nargs="+", choices=("linear", "hidden", "deep"), default=["hidden"])
     p.add_argument("--C", type=int_arg(2), nargs="+", default=[10, 100, 1000])
     p.add_argument("--losses", nargs="+", choices=("ce", "mse"), default=["ce", "mse"])
@@ -109,25 +110,30 @@ def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]
                          aspect=0.3 * len(losses))
     labels = [f"C = {c}" for c in np.asarray(sub["C"])]
     panels = (("loss_gap", [("-", "loss_gap")], r"loss gap $\ell-\ell^*$"),
-              ("ratio", [("-", "ratio_agg_L"), ("--", "ratio_agg_Lm1")],
-               r"aggregate ratio $(\Sigma_{i\neq j}\|H_{ij}\|_F^2/\Sigma_i\|H_{ii}\|_F^2)^{1/2}$"),
+              ("ratio", [("-", "ratio_agg_L"), ("--", "ratio_agg_Lm1")], r"$R_{agg}$"),
               ("cross", [("-", "cross_res_Lm1_L"), ("--", "cross_gn_Lm1_L"), (":", "bound_Lm1_L")],
-               r"$\|H_{W_{L-1}W_L}\|_F$ parts"))
+               r"$\|\cdot\|_F$ of $H_{W_{L-1}W_L}$ parts"))
     for i, loss in enumerate(losses):
         s = sub.sel(loss=loss)
         for j, (_, lines, ylabel) in enumerate(panels):
             for ls, v in lines:
                 curves_vs_step(axes[i, j], step, s[f"{v}_mean"], s[f"{v}_ci_low"],
-                               s[f"{v}_ci_high"], labels=labels if ls == "-" else None,
-                               linestyle=ls, ylabel=ylabel)
+                               s[f"{v}_ci_high"], labels=labels if (i, j, ls) == (0, 0, "-")
+                               else None, linestyle=ls, ylabel=ylabel)
             axes[i, j].set_title(f"{loss.upper()}, {opt}", fontsize=7)
+    from matplotlib.lines import Line2D  # noqa: PLC0415
+
     axes[0, 0].legend(fontsize=6, frameon=False)
-    axes[0, 1].text(0.02, 0.02, "solid: output layer (rows of $W_L$); dashed: $W_{L-1}$",
-                    transform=axes[0, 1].transAxes, fontsize=5.5)
-    axes[0, 2].text(0.02, 0.02, "solid: residual; dashed: Gauss–Newton; dotted: bound",
-                    transform=axes[0, 2].transAxes, fontsize=5.5)
-    fig.suptitle(f"{model} net, {opt}: bands = 95% t-CI over {ds.sizes['seed']} seeds; "
-                 "Frobenius norms of whole layer blocks", fontsize=7.5)
+    styles = (("-", "$R_{agg}$: output layer (rows of $W_L$); norms: residual part"),
+              ("--", "$R_{agg}$: layer $W_{L-1}$; norms: Gauss–Newton part"),
+              (":", "derived bound on the residual part"))
+    fig.legend([Line2D([], [], color="0.3", ls=ls, lw=1) for ls, _ in styles],
+               [t for _, t in styles], loc="outside lower center", ncols=3, fontsize=6,
+               frameon=False)
+    fig.suptitle(f"{model} net, {opt}: means over {ds.sizes['seed']} seeds, bands = 95% t-CI\n"
+                 r"$R_{agg} = (\Sigma_{i\neq j}\|H_{ij}\|_F^2/\Sigma_i\|H_{ii}\|_F^2)^{1/2}$, "
+                 "rows as blocks (MSE output layer: exactly 0, not drawn); Frobenius norms of "
+                 "whole cross-layer blocks", fontsize=6.5)
     return F.save(fig, stem)
 
 
@@ -168,7 +174,8 @@ def heatmap_figure(args: argparse.Namespace, grid: Grid, stem: Path) -> tuple[Pa
     snaps = tiles_along_training(net, X, y, make_optimizer(opt, getattr(args, f"lr_{opt}_ce")),
                                  n_steps=args.steps)
     pos = np.concatenate([s[p][s[p] > 0] for s in snaps for p in ("full", "residual")])
-    vmin, vmax = float(np.quantile(pos, 0.001)), float(pos.max())
+    vmax = float(pos.max())
+    vmin = max(float(np.quantile(pos, 0.001)), vmax * 1e-8)   # 8 decades: tiles below are dark
     fig, axes = F.figure("double", nrows=2, ncols=3, squeeze=False, aspect=0.68)
     for i, (part, name) in enumerate((("full", "Hessian"), ("residual", "residual part"))):
         for j, s in enumerate(snaps):
