@@ -298,3 +298,50 @@ def _cupy_syrk_ok(xp: ModuleType) -> bool:
 def _as_f64(a: Any) -> Any:
     return a.astype(_F64, copy=False)
 
+
+class _SymAcc:
+    """Float64 accumulators ``S += A Aᵀ`` of ``n × n`` symmetric products, and ``Σ G∘S``.
+
+    On NumPy only one triangle is computed and stored: BLAS SYRK (``n² k`` flops, half of a
+    GEMM) writes into the Fortran-ordered float64 accumulator in place (float64 ``A``) or into
+    one reused float32 buffer that is then added (float32 ``A``: float32 products, float64
+    sums); the other triangle stays 0. Elsewhere (CuPy) the accumulators are full matrices
+    (:func:`_gram`). :meth:`dot` knows which, so callers never see the difference.
+    """
+
+    def __init__(self, xp: ModuleType, n: int):
+        self.xp, self.n = xp, int(n)
+        self.tri = bk.backend_name(xp) == "numpy"
+        self._tmp = None
+
+    def zeros(self) -> Any:
+        if self.tri:
+            return np.zeros((self.n, self.n), dtype=_F64, order="F")
+        return self.xp.zeros((self.n, self.n), dtype=_F64)
+
+    def add(self, out: Any, A: Any) -> None:
+        """``out += A Aᵀ`` (one triangle on NumPy)."""
+        if not self.tri:
+            out += _as_f64(_gram(A, self.xp))
+            return
+        from scipy.linalg import blas  # noqa: PLC0415 - SciPy is a dependency; lazy for import time
+
+        At = np.ascontiguousarray(A).T          # Fortran-ordered (k, n): SYRK reads it in place
+        if At.dtype == _F64:
+            r = blas.dsyrk(1.0, At, beta=1.0, c=out, trans=1, overwrite_c=1)
+            if r is not out:                    # f2py had to copy (never for our layouts)
+                out[...] = r
+            return
+        if self._tmp is None:
+            self._tmp = np.zeros((self.n, self.n), dtype=np.float32, order="F")
+        r = blas.ssyrk(1.0, At.astype(np.float32, copy=False), beta=0.0, c=self._tmp,
+                       trans=1, overwrite_c=1)
+        out += r
+
+    def dot(self, G: Any, S: Any) -> float:
+        """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator."""
+        xp = self.xp
+        if not self.tri:
+            return float(xp.vdot(G.ravel(), S.ravel()))
+        g, s = G.reshape(-1, order="F"), S.reshape(-1, order="F")   # views, no copies
+        return 2.0 * float(g @ s) - float(np.diagonal(G) @ np.diagonal(S))

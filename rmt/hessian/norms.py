@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import backend as bk
 from ..validation import check_choice
-from ._context import _F64, _as_f64, _blocks, _Ctx, _gram, _Head, _plan
+from ._context import _F64, _as_f64, _blocks, _Ctx, _gram, _plan
+from .aggregate import ce_aggregate
 from .dense import block
 
 
@@ -51,81 +52,6 @@ def _quadforms(F: Any, weights: Callable[[int, int], Any], K: int, limit: int,
     return out / (float(N) * N)
 
 
-def _ce_aggregate(F: Any, V: Any, head: "_Head", limit: int) -> tuple[float, float]:
-    """Exact ``Σ_i ‖H_ii‖²_F`` and ``Σ_{i≠j} ‖H_ij‖²_F`` for ``H_ij = (1/N) Σ A_n[i,j] f_n f_nᵀ``
-    with the softmax weights of logits ``F Vᵀ`` — no block is formed.
-
-    With ``G = (F Fᵀ)∘²``, ``P = softmax``, ``Q = P∘(1 − P)`` (the diagonal weights
-    ``A_n[i, i]``), ``S1 = P Pᵀ`` and ``S4 = (P∘P)(P∘P)ᵀ``:
-
-    * diagonal: ``(1/N²) Σ G∘(Q Qᵀ)``; ``Q Qᵀ = S1 − S2 − S2ᵀ + S4`` with ``S2 = P(P∘P)ᵀ``,
-      so this is the identity of DESIGN.md with one symmetric product instead of S2's GEMM;
-    * off-diagonal, directly (never total − diagonal): ``(1/N²) Σ G∘(S1∘S1 − S4)``, since
-      ``Σ_{i≠j} p_i p_j p'_i p'_j = (Σ_i p_i p'_i)² − Σ_i p_i² p'_i²``.
-
-    All three products are symmetric (SYRK): about ``3 N² C`` flops, plus ``2 N p C`` for the
-    logits (``4 N p C`` when a second pass is needed for the log-sum-exp) and ``N² p`` for ``G``.
-    Chunked over classes (``cc``) and rows (``nb``); with ``nb < N`` the logits are recomputed
-    for each pair of row blocks, adding ``≈ 2 N² p C / nb`` flops. Accumulation is float64.
-    """
-    xp = bk.get_xp(F)
-    N, p = (int(s) for s in F.shape)
-    C = int(V.shape[0])
-    isz = F.dtype.itemsize
-    nb, cc = _plan(limit, N, C, lambda nb: (7 * 8 + 2 * isz) * nb * nb,
-                   lambda nb: 8 * isz * nb + isz * p, "memory_limit")
-    rows = _blocks(N, nb)
-    diag = xp.zeros((), dtype=_F64)
-    off = xp.zeros((), dtype=_F64)
-    whole = None
-    if len(rows) == 1 and cc >= C:
-        # Everything fits: one logits product serves both the log-sum-exp and P.
-        Z = F @ V.T
-        Z -= xp.max(Z, axis=1, keepdims=True)
-        whole = xp.exp(Z, out=Z)
-        whole /= xp.sum(whole, axis=1, keepdims=True)
-        lse = None
-    else:
-        lse = head.lse()
-
-    def probs(r0: int, r1: int, c0: int, c1: int) -> tuple[Any, Any, Any]:
-        if whole is not None:
-            P = whole
-        else:
-            P = xp.exp(F[r0:r1] @ V[c0:c1].T - lse[r0:r1, None])
-        P2 = P * P
-        return P, P2, P - P2
-
-    for bi, (r0, r1) in enumerate(rows):
-        for s0, s1 in rows[bi:]:
-            same = r0 == s0
-            S1 = S4 = SQ = None
-            for c0, c1 in _blocks(C, cc):
-                Pr, Pr2, Qr = probs(r0, r1, c0, c1)
-                if same:
-                    t1, t4, tq = _gram(Pr, xp), _gram(Pr2, xp), _gram(Qr, xp)
-                else:
-                    Ps, Ps2, Qs = probs(s0, s1, c0, c1)
-                    t1, t4, tq = Pr @ Ps.T, Pr2 @ Ps2.T, Qr @ Qs.T
-                if S1 is None:
-                    S1, S4, SQ = _as_f64(t1), _as_f64(t4), _as_f64(tq)
-                else:
-                    S1 += t1
-                    S4 += t4
-                    SQ += tq
-                del t1, t4, tq
-            G = _gram(F[r0:r1], xp) if same else F[r0:r1] @ F[s0:s1].T
-            G = _as_f64(G)
-            G *= G
-            w = 1.0 if same else 2.0
-            diag += w * xp.sum(G * SQ)
-            S1 *= S1
-            S1 -= S4
-            off += w * xp.sum(G * S1)
-    n2 = float(N) * N
-    return float(diag) / n2, float(off) / n2
-
-
 def _mse_diag_sum(F: Any, n_blocks: int, limit: int) -> float:
     """``n_blocks · ‖FᵀF/N‖²_F`` (all blocks equal ``FᵀF/N``), chunked over columns of F."""
     xp = bk.get_xp(F)
@@ -152,12 +78,17 @@ class BlockNormSums:
         Number of blocks in the layer.
     blocks : str
         ``"V"`` (rows of V) or ``"W"`` (rows of W).
+    rel_error_bound : float or None
+        Worst-case bound on the relative rounding error of :attr:`aggregate_ratio` given the
+        softmax probabilities as computed (derived in :mod:`rmt.hessian.aggregate`); ``None``
+        where no bound is derived (MSE, ``W`` blocks).
     """
 
     diagonal: float
     off_diagonal: float
     n_blocks: int
     blocks: str
+    rel_error_bound: float | None = None
 
     @property
     def aggregate_ratio(self) -> float:
@@ -174,7 +105,8 @@ def _layer(ctx: _Ctx, blocks: Any) -> str:
     return layer
 
 
-def _aggregate(ctx: _Ctx, layer: str) -> BlockNormSums:
+def _aggregate(ctx: _Ctx, layer: str, mixed: bool = False,
+               share: dict[str, Any] | None = None) -> BlockNormSums:
     n = ctx.layer_size(layer)
     if ctx.labels_needed((layer, layer)):
         ctx.require_labels("the W-W blocks of a tanh/gelu hidden net")
@@ -183,7 +115,8 @@ def _aggregate(ctx: _Ctx, layer: str) -> BlockNormSums:
         if ctx.loss == "mse":
             diag, off = _mse_diag_sum(F, n, ctx.L), 0.0
         else:
-            diag, off = _ce_aggregate(F, ctx.Vc, ctx.head(), ctx.L)
+            res = ce_aggregate(F, ctx.Vc, ctx.head(), ctx.L, mixed=mixed, share=share)
+            return BlockNormSums(res.diagonal, res.off_diagonal, n, layer, res.rel_error_bound)
         return BlockNormSums(diag, off, n, layer)
     kk, ll = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     kk, ll = kk.ravel(), ll.ravel()
@@ -235,12 +168,13 @@ def _check_pairs(pairs: Any, n_blocks: int) -> np.ndarray:
 
 
 def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any = None, *,
-                blocks: str | None = None, memory_limit: int | None = None) -> Any:
+                blocks: str | None = None, memory_limit: int | None = None,
+                mixed: bool = False) -> Any:
     """Frobenius norms of Hessian blocks, without forming the blocks.
 
     Same-layer blocks are weighted sample covariances ``(1/N) Σ_n w_n f_n f_nᵀ``, so
     ``‖H_ij‖²_F = (1/N²) Σ_{n,n'} w_n w_{n'} (f_nᵀ f_{n'})²``; sums over all pairs use the GEMM
-    identities of :func:`_ce_aggregate` (CE on the softmax layer), ``FᵀF`` (MSE on the
+    identities of :func:`rmt.hessian.aggregate.ce_aggregate` (CE on the softmax layer), ``FᵀF`` (MSE on the
     softmax layer: exactly block-diagonal, all diagonal blocks equal ``FᵀF/N``), or a sum of
     the per-pair quadratic forms (``W`` blocks of the hidden net).
 
@@ -264,6 +198,11 @@ def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
         device memory). Not counted: the inputs (and a copy of them when their dtypes differ),
         ``O(N)`` vectors, and for the hidden net ``O(N m)`` per-sample arrays and a centred
         copy of ``V``. Per-pair norms need at least ``O(N)`` bytes per pair chunk.
+    mixed : bool, default False
+        CE aggregate over ``V`` with float64 inputs only: form the two sums that have no
+        cancellation (``S4`` and ``QQᵀ``) by float32 products with float64 sums, about twice
+        as fast; ``S1`` stays float64. The result's ``rel_error_bound`` states the worst-case
+        cost in accuracy (≈ 1e-4 relative at ``C`` = 4000; float64: ≈ 1e-9).
 
     Returns
     -------
@@ -279,8 +218,10 @@ def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     type; accumulation and reductions are float64.
     """
     ctx = _Ctx(model, X, y, loss, memory_limit)
+    if not isinstance(mixed, (bool, np.bool_)):
+        raise TypeError(f"mixed must be True or False, got {mixed!r}")
     if pairs is None:
-        return _aggregate(ctx, _layer(ctx, blocks))
+        return _aggregate(ctx, _layer(ctx, blocks), mixed=bool(mixed))
     if isinstance(pairs, str):
         if pairs.lower() != "all":
             raise ValueError(f"pairs must be None, 'all' or an integer array of shape (K, 2), "
