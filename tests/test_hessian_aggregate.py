@@ -97,3 +97,28 @@ def test_triangle_accumulator_equals_full_products(dtype):
     u = float(np.finfo(dtype).eps)
     assert np.allclose(np.triu(Sf), S, rtol=(C + 4) * u, atol=0)
     assert math.isclose(sym.dot(G, S), float(np.sum(Gf * Sf)), rel_tol=(C + N * N + 4) * u)
+
+
+def test_block_ratio_reuses_the_aggregate_and_budgets_auto_pairs():
+    """CE on V: per-pair norms from the aggregate's softmax and G (BLAS SYMM on one triangle)
+    equal block_norms' own per-pair route (same quadratic forms wᵀGw/N² of nonnegative G,
+    one sign per column: relative ≤ (N² + p + 8)·EPS on the square); pairs="auto" samples
+    as many pairs as half the aggregate's flops allow, at least AUTO_MIN_PAIRS."""
+    from rmt.hessian import ratio as R
+    from rmt.hessian._context import AUTO_MIN_PAIRS
+
+    N, d, C = 300, 20, 400
+    model = LinearClassifier.init(C, d, 1.0, seed=8)
+    X = np.random.default_rng(9).standard_normal((N, d))
+    r = H.block_ratio(model, X, pairs=300, seed=5)
+    ii, jj, _ = R._draw_pairs(C, 300, 5)
+    nrm = H.block_norms(model, X, pairs=np.stack([np.r_[ii, ii], np.r_[jj, ii]], axis=1))
+    ref = np.sqrt(nrm[:300] ** 2 / nrm[300:] ** 2)
+    tol = (N * N + d + 8) * EPS
+    assert math.isclose(r.per_block_mean, ref.mean(), rel_tol=2 * tol)
+    assert math.isclose(r.per_block_max, ref.max(), rel_tol=2 * tol)
+    auto = H.block_ratio(model, X, seed=5)
+    agg = 3 * N * N * C + 2 * N * d * C + N * N * d
+    evals = max(0.5 * agg, 1e8) / (2 * N * N + 4 * N)
+    assert auto.sampled and AUTO_MIN_PAIRS <= auto.n_pairs <= evals
+    assert auto.aggregate == H.block_norms(model, X).aggregate_ratio

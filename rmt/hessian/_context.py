@@ -24,9 +24,15 @@ from ..validation import check_choice, check_int
 MAX_DENSE_PARAMS = 20_000
 #: Fraction of the free memory (host or device) used when ``memory_limit`` is not given.
 MEMORY_SAFETY = 0.5
-#: ``pairs="auto"`` uses every ordered pair when there are at most this many, else a seeded
-#: sample of this many.
+#: ``pairs="auto"`` never samples more pairs than this.
 AUTO_MAX_PAIRS = 4096
+#: ``pairs="auto"`` spends at most this fraction of the exact aggregate's flops on the
+#: per-pair norms (so :func:`block_ratio` costs at most 1.5× :func:`block_norms`) …
+AUTO_PAIR_BUDGET = 0.5
+#: … or this many flops when that is more (tiny problems: all pairs in milliseconds) …
+AUTO_MIN_PAIR_FLOPS = 1e8
+#: … and samples at least this many pairs.
+AUTO_MIN_PAIRS = 64
 #: ``pairs="all"`` is refused above this many ordered pairs (each pair costs O(N²) flops).
 MAX_ALL_PAIRS = 1_000_000
 #: Class chunks narrower than this make poor matrix products; the planner prefers smaller row
@@ -337,6 +343,17 @@ class _SymAcc:
         r = blas.ssyrk(1.0, At.astype(np.float32, copy=False), beta=0.0, c=self._tmp,
                        trans=1, overwrite_c=1)
         out += r
+
+    def matmul(self, G: Any, W: Any) -> Any:
+        """``G @ W`` for a symmetric ``G`` made by this accumulator (BLAS SYMM on NumPy)."""
+        if not self.tri:
+            return G @ W
+        from scipy.linalg import blas  # noqa: PLC0415
+
+        W = _as_f64(W)
+        if W.flags.c_contiguous:                # (W^T G)^T: W^T is Fortran-ordered, no copy
+            return blas.dsymm(1.0, G, W.T, side=1).T
+        return blas.dsymm(1.0, G, np.asfortranarray(W))
 
     def dot(self, G: Any, S: Any) -> float:
         """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator."""

@@ -123,6 +123,8 @@ def _aggregate(ctx: _Ctx, layer: str, mixed: bool = False,
     q = _quadforms(F, lambda k0, k1: ctx.pair_weights("W", kk[k0:k1], ll[k0:k1]), n * n, ctx.L,
                    extra_per_col=3 * ctx.isz * ctx.N)
     on = kk == ll
+    if share is not None:
+        share["pair_sq"] = np.maximum(q, 0.0).reshape(n, n)
     return BlockNormSums(float(q[on].sum()), float(q[~on].sum()), n, layer)
 
 

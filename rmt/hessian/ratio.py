@@ -11,7 +11,17 @@ import numpy as np
 
 from .. import backend as bk
 from ..validation import check_choice, check_int, check_probability
-from ._context import AUTO_MAX_PAIRS, MAX_ALL_PAIRS, _Ctx
+from ..stats import critical_value
+from ._context import (
+    AUTO_MAX_PAIRS,
+    AUTO_MIN_PAIR_FLOPS,
+    AUTO_MIN_PAIRS,
+    AUTO_PAIR_BUDGET,
+    MAX_ALL_PAIRS,
+    _as_f64,
+    _blocks,
+    _Ctx,
+)
 from .norms import _aggregate, _layer, _pair_norms_sq
 
 
@@ -138,8 +148,13 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     pairs : "auto", "all" or int >= 1
         Ordered pairs ``i ≠ j`` for the per-block statistics: every pair (``"all"``; refused
         above :data:`MAX_ALL_PAIRS`), a seeded uniform sample of this many without replacement
-        (an int; all pairs if it is at least their number), or ``"auto"``: all pairs if there
-        are at most :data:`AUTO_MAX_PAIRS`, else a sample of that many.
+        (an int; all pairs if it is at least their number), or ``"auto"``: as many as cost at
+        most :data:`AUTO_PAIR_BUDGET` (half) of the exact aggregate's flops, or
+        :data:`AUTO_MIN_PAIR_FLOPS` when that is more — all pairs when they fit, else a seeded
+        sample of at least :data:`AUTO_MIN_PAIRS` and at most :data:`AUTO_MAX_PAIRS` pairs
+        (``W`` blocks: all pairs; the aggregate already computes every one of their norms). The
+        per-block statistics are then exact for the pairs used and sampled over pairs: their
+        standard error and CI say how well they estimate the all-pairs values.
     seed : int, SeedSequence or Generator, optional
         Seeds the pair sample.
     level : float in (0, 1)
@@ -157,7 +172,9 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     Notes
     -----
     Cost: the aggregate as in :func:`block_norms` (``≈ 3 N² C`` flops for CE on ``V``), plus
-    ``O(N² (p + K + min(K, n)))`` for ``K`` sampled pairs. At ``V = 0`` (CE) every per-block
+    ``2 N² (K + u)`` for ``K`` pairs with ``u`` distinct row blocks (CE on ``V``: the softmax
+    and ``G`` of the aggregate are reused when they fit in memory; otherwise ``O(N² p)`` more
+    for ``G``). With ``pairs="auto"`` the total is at most 1.5× the aggregate alone. At ``V = 0`` (CE) every per-block
     ratio is exactly ``1/(C−1)`` and the aggregate ``1/√(C−1)``.
     """
     ctx = _Ctx(model, X, y, loss, memory_limit)
@@ -165,23 +182,31 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     level = check_probability("level", level)
     n = ctx.layer_size(layer)
     total = n * (n - 1)
+    if n < 2:
+        raise ValueError(f"blocks={layer!r} has {n} block; a ratio needs at least 2")
     if isinstance(pairs, str):
         mode = check_choice("pairs", pairs, ("auto", "all"))
         if mode == "all" and total > MAX_ALL_PAIRS:
             raise ValueError(f"pairs='all' needs n_blocks (n_blocks - 1) <= {MAX_ALL_PAIRS}, here "
                              f"{total}; pass pairs=<int> to sample")
-        K = None if mode == "all" or total <= AUTO_MAX_PAIRS else AUTO_MAX_PAIRS
+        K = None if mode == "all" else _auto_pairs(ctx, layer, n)
     else:
         K = check_int("pairs", pairs, 1)
-    if n < 2:
-        raise ValueError(f"blocks={layer!r} has {n} block; a ratio needs at least 2")
-    sums = _aggregate(ctx, layer)
+    share: dict[str, Any] = {}
+    sums = _aggregate(ctx, layer, share=share)
     ii, jj, sampled = _draw_pairs(n, K, seed)
     uniq = np.unique(ii)
-    off0 = 0 if layer == "V" else ctx.C
-    sq = _pair_norms_sq(ctx, np.concatenate([ii, uniq]) + off0, np.concatenate([jj, uniq]) + off0)
-    off_sq = sq[:ii.size]
-    diag_sq = sq[ii.size:][np.searchsorted(uniq, ii)]
+    if "pair_sq" in share:                      # W blocks: every norm came with the aggregate
+        off_sq, diag_sq = share["pair_sq"][ii, jj], share["pair_sq"][ii, ii]
+    else:
+        a, b = np.concatenate([ii, uniq]), np.concatenate([jj, uniq])
+        if "P" in share:                        # CE on V: reuse the aggregate's softmax and G
+            sq = _shared_pair_sq(share, a, b, ctx.L)
+        else:
+            off0 = 0 if layer == "V" else ctx.C
+            sq = _pair_norms_sq(ctx, a + off0, b + off0)
+        off_sq = sq[:ii.size]
+        diag_sq = sq[ii.size:][np.searchsorted(uniq, ii)]
     ok = diag_sq > 0
     r = np.sqrt(off_sq[ok] / diag_sq[ok])
     k = int(r.size)
@@ -194,9 +219,7 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     else:
         sem = math.nan
     if k > 1 and math.isfinite(sem):
-        from scipy.special import stdtrit  # noqa: PLC0415 - Student t quantile; light import
-
-        half = float(stdtrit(k - 1, 0.5 + level / 2)) * sem
+        half = critical_value(level, dof=k - 1) * sem
     else:
         half = 0.0 if (k and sem == 0.0) else math.nan
     shape = (ctx.d, ctx.d) if (ctx.kind == "linear" or layer == "W") else (ctx.m, ctx.m)
@@ -212,3 +235,38 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
         off_diagonal_sq_sum=sums.off_diagonal, dtype=str(np.dtype(ctx.dt)),
         backend=bk.backend_name(ctx.xp))
 
+
+
+def _auto_pairs(ctx: _Ctx, layer: str, n: int) -> int | None:
+    """The number of pairs for ``pairs="auto"`` (None: all), from the flop budget."""
+    total = n * (n - 1)
+    if layer == "W":
+        return None if total <= MAX_ALL_PAIRS else AUTO_MAX_PAIRS
+    N, C = float(ctx.N), float(ctx.C)
+    p = float(ctx.features("V").shape[1])
+    agg = 3 * N * N * C + 2 * N * p * C + N * N * p if ctx.loss == "ce" else N * p * p
+    evals = max(AUTO_PAIR_BUDGET * agg, AUTO_MIN_PAIR_FLOPS) / (2 * N * N + 4 * N)
+    if total + n <= evals:
+        return None
+    K = evals - n if evals >= 2 * n else evals / 2      # each pair also needs its row's ‖H_ii‖
+    return int(min(total, AUTO_MAX_PAIRS, max(AUTO_MIN_PAIRS, K)))
+
+
+def _shared_pair_sq(share: dict[str, Any], ii: np.ndarray, jj: np.ndarray, limit: int
+                    ) -> np.ndarray:
+    """``‖H_ij‖²_F = w_ijᵀ G w_ij / N²`` with ``w_ij = p_i ∘ (δ_ij − p_j)`` from the softmax
+    ``P`` and ``G`` the aggregate left in ``share`` (local indices; float64, host)."""
+    P, G, sym = share["P"], share["G"], share["sym"]
+    xp = sym.xp
+    N = int(P.shape[0])
+    kc = int(max(1, min(ii.size, limit // max(1, 4 * 8 * N))))
+    out = np.empty(ii.size, dtype=np.float64)
+    for k0, k1 in _blocks(ii.size, kc):
+        a, b = xp.asarray(ii[k0:k1]), xp.asarray(jj[k0:k1])
+        eq = xp.asarray((ii[k0:k1] == jj[k0:k1]).astype(np.float64))
+        Pb = _as_f64(xp.take(P, b, axis=1))     # take: 4× faster than P[:, b] on NumPy
+        xp.subtract(eq[None, :], Pb, out=Pb)
+        W = _as_f64(xp.take(P, a, axis=1))
+        W *= Pb
+        out[k0:k1] = bk.to_numpy(xp.einsum("nk,nk->k", W, sym.matmul(G, W)))
+    return np.maximum(out, 0.0) / (float(N) * N)
