@@ -51,13 +51,16 @@ products in that type but accumulate across chunks, and reduce, in float64; thei
 float64.
 
 Modules: :mod:`._context` (inputs, softmax head, memory planner), :mod:`.dense` (the full
-Hessian and single blocks), :mod:`.norms` (block norms), :mod:`.ratio` (block ratios).
+Hessian and single blocks), :mod:`.norms` (block norms), :mod:`.aggregate` (the exact CE
+aggregate and its rounding bound), :mod:`.sampled` (the aggregate from sampled sample pairs,
+with a CI), :mod:`.ratio` (block ratios).
 """
 
 from ._context import AUTO_MAX_PAIRS, MAX_ALL_PAIRS, MAX_DENSE_PARAMS, MEMORY_SAFETY
 from .dense import block, hessian
 from .norms import BlockNormSums, block_norms
 from .ratio import BlockRatio, block_ratio
+from .sampled import SampledBlockNorms
 
 __all__ = [
     "MAX_DENSE_PARAMS",
@@ -66,6 +69,7 @@ __all__ = [
     "MAX_ALL_PAIRS",
     "BlockNormSums",
     "BlockRatio",
+    "SampledBlockNorms",
     "hessian",
     "block",
     "block_norms",

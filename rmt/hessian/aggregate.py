@@ -130,8 +130,11 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
     per class column ``8·isz·nb`` (logits/P, P∘P, Q for two row blocks) plus ``isz·p`` for the
     chunk of ``V``.
 
-    ``share``: when given and the softmax fits whole (``nb = N``, ``cc = C``), receives ``"P"``
-    (``N × C``), ``"G"`` (float64) and ``"sym"`` (the :class:`_SymAcc` that stored ``G``).
+    ``share``: when given, receives ``"diag_terms"``, the ``n = m`` terms of both double sums
+    (float64 ``(D_nn, O_nn)``, each of length ``N``: ``G_nn (QQᵀ)_nn`` and
+    ``G_nn (S1_nn² − S4_nn)``, not divided by ``N²``), and when the softmax fits whole (``nb = N``,
+    ``cc = C``) ``"P"`` (``N × C``), ``"G"`` (float64) and ``"sym"`` (the :class:`_SymAcc` that
+    stored ``G``).
     """
     xp = bk.get_xp(F)
     N, p = (int(s) for s in F.shape)
@@ -202,6 +205,8 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
             if same and share is not None and whole is not None:
                 share.update(P=whole, G=G, sym=sym)
             del S1, S4, SQ, G
+    if share is not None:
+        share["diag_terms"] = (nu * nu * dSQ, nu * nu * (dS1 * dS1 - dS4))
     n2 = float(N) * N
     bound = _bound(diag, off, bsum, nu, dS1, dS4, dSQ, N, p, C, cc, dt, lin)
     return AggregateSums(diag / n2, off / n2, bound)

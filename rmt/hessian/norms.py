@@ -13,6 +13,7 @@ from .. import backend as bk
 from ..validation import check_choice
 from ._context import _F64, _as_f64, _blocks, _Ctx, _gram, _plan
 from .aggregate import ce_aggregate
+from .sampled import exact_flops, gemm_rate, sampled_aggregate
 from .dense import block
 
 
@@ -171,7 +172,8 @@ def _check_pairs(pairs: Any, n_blocks: int) -> np.ndarray:
 
 def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any = None, *,
                 blocks: str | None = None, memory_limit: int | None = None,
-                mixed: bool = False) -> Any:
+                mixed: bool = False, method: str = "exact", rel_error: float = 0.01,
+                level: float = 0.95, seed: Any = None, budget: float | None = None) -> Any:
     """Frobenius norms of Hessian blocks, without forming the blocks.
 
     Same-layer blocks are weighted sample covariances ``(1/N) Σ_n w_n f_n f_nᵀ``, so
@@ -205,11 +207,26 @@ def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
         cancellation (``S4`` and ``QQᵀ``) by float32 products with float64 sums, about twice
         as fast; ``S1`` stays float64. The result's ``rel_error_bound`` states the worst-case
         cost in accuracy (≈ 1e-4 relative at ``C`` = 4000; float64: ≈ 1e-9).
+    method : {"exact", "sampled", "auto"}, default "exact"
+        For the CE aggregate over ``V`` (``pairs=None``): ``"exact"`` sums every sample pair;
+        ``"sampled"`` estimates both sums from groups of sampled samples until the ``level`` CI
+        of the aggregate ratio has relative half-width ``rel_error``
+        (:mod:`rmt.hessian.sampled`; seconds at LLM sizes); ``"auto"`` runs the exact path if
+        its predicted time (its flops at a GEMM rate measured once per process) fits in
+        ``budget`` seconds (default :data:`AUTO_BUDGET`), else the sampled one and says why.
+    rel_error, level, seed : float, float, seed
+        Sampled path: target relative CI half-width, CI level, and the seed of the sample
+        permutation.
+    budget : float, optional
+        Seconds: the limit for ``method="auto"``, and a time limit on the sampled path (which
+        then reports the CI it reached).
 
     Returns
     -------
-    BlockNormSums or numpy.ndarray
-        ``pairs=None``: :class:`BlockNormSums`. Otherwise float64 NumPy norms ``‖H_ij‖_F``.
+    BlockNormSums, SampledBlockNorms or numpy.ndarray
+        ``pairs=None``: :class:`BlockNormSums` (exact) or
+        :class:`rmt.hessian.sampled.SampledBlockNorms` (sampled: estimates with a CI).
+        Otherwise float64 NumPy norms ``‖H_ij‖_F``.
 
     Notes
     -----
@@ -222,6 +239,14 @@ def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     ctx = _Ctx(model, X, y, loss, memory_limit)
     if not isinstance(mixed, (bool, np.bool_)):
         raise TypeError(f"mixed must be True or False, got {mixed!r}")
+    method = check_choice("method", method, ("exact", "sampled", "auto"))
+    if method != "exact":
+        if pairs is not None or _layer(ctx, blocks) != "V" or ctx.loss != "ce":
+            if method == "sampled":
+                raise ValueError("method='sampled' estimates the CE aggregate over V: it needs "
+                                 "pairs=None, blocks='V' and loss='ce'")
+        else:
+            return _sampled_or_exact(ctx, method, rel_error, level, seed, budget, bool(mixed))
     if pairs is None:
         return _aggregate(ctx, _layer(ctx, blocks), mixed=bool(mixed))
     if isinstance(pairs, str):
@@ -237,3 +262,25 @@ def block_norms(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
     arr = _check_pairs(pairs, ctx.n_blocks)
     return np.sqrt(_pair_norms_sq(ctx, arr[:, 0], arr[:, 1]))
 
+
+
+#: Seconds the exact aggregate may take under ``method="auto"`` when no ``budget`` is given.
+AUTO_BUDGET = 60.0
+
+
+def _sampled_or_exact(ctx: _Ctx, method: str, rel_error: float, level: float, seed: Any,
+                      budget: float | None, mixed: bool) -> Any:
+    if budget is not None and not (isinstance(budget, (int, float)) and budget > 0):
+        raise ValueError(f"budget must be None or a number of seconds > 0, got {budget!r}")
+    reason = "asked for (method='sampled')"
+    if method == "auto":
+        limit = AUTO_BUDGET if budget is None else float(budget)
+        N, p = (int(s) for s in ctx.features("V").shape)
+        flops = exact_flops(N, p, ctx.C)
+        rate = gemm_rate(ctx.xp, ctx.dt)
+        predicted = flops / rate
+        if predicted <= limit:
+            return _aggregate(ctx, "V", mixed=mixed)
+        reason = (f"the exact path would take ≈ {predicted:.3g} s ({flops:.3g} flops at the "
+                  f"measured {rate / 1e9:.3g} GFLOP/s) > budget {limit:g} s")
+    return sampled_aggregate(ctx, rel_error, level, seed, budget=budget, reason=reason)
