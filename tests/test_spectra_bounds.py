@@ -1,4 +1,4 @@
-"""rmt.slq_bounds: the a posteriori SLQ W1 bound against exact spectral measures."""
+"""rmt.spectra.bounds: the a posteriori SLQ W1 bound against exact spectral measures."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rmt.slq_bounds import cms_band, slq_w1_bound
-from rmt.spectra import _interval_from_rules, lanczos
+from rmt.spectra.bounds import cms_band, slq_w1_bound
+from rmt.spectra.lanczos import _interval_from_rules, lanczos
 
 
 def _w1(xa, wa, xb, wb):
@@ -72,3 +72,14 @@ def test_band_shape_and_validation():
         slq_w1_bound([[0.0]], [[1.0]], 1.0, 0.0, 5)
     with pytest.raises(ValueError, match="confidence"):
         slq_w1_bound([[0.0]], [[1.0]], 0.0, 1.0, 5, confidence=1.0)
+
+
+def test_slq_density_reports_the_a_posteriori_bound():
+    """slq_density's w1_bound is this module's bound on its own rules and interval."""
+    from rmt.spectra import slq_density
+
+    A = _problem(120, 3)
+    dens = slq_density(A, n_probes=6, n_steps=20, seed=2)
+    b = slq_w1_bound(dens.nodes, dens.weights, *dens.interval, 120, dens.confidence)
+    assert np.isclose(dens.w1_bound, b.total, rtol=1e-12)
+    assert np.isclose(dens.quadrature_part * dens.width, b.quadrature, rtol=1e-12)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .validation import check_int, check_probability
+from ..validation import check_int, check_probability
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ def cms_band(nodes: np.ndarray, weights: np.ndarray, lower: float, upper: float
     return xs, np.maximum(below, above)
 
 
+def cms_quadrature_part(nodes: Any, weights: Any, lower: float, upper: float) -> float:
+    """The quadrature part (absolute) of the module docstring: ``∫ band`` over the interval."""
+    xs, band = cms_band(nodes, weights, lower, upper)
+    return float(np.sum(band * np.diff(xs)))
+
+
 def slq_w1_bound(nodes: Any, weights: Any, lower: float, upper: float, dim: int,
                  confidence: float = 0.95) -> SLQBound:
     """The W1 error bound of an SLQ density derived in the module docstring.
@@ -113,8 +119,7 @@ def slq_w1_bound(nodes: Any, weights: Any, lower: float, upper: float, dim: int,
         raise ValueError(f"lower and upper must be finite with upper >= lower, got "
                          f"[{lower}, {upper}]")
     k = int(np.atleast_2d(np.asarray(nodes)).shape[0])
-    xs, band = cms_band(nodes, weights, lower, upper)
-    quad = float(np.sum(band * np.diff(xs)))
+    quad = cms_quadrature_part(nodes, weights, lower, upper)
     W = float(upper - lower)
     sigma = 1.0 / math.sqrt(k * (2.0 * d + 4.0))
     probe = W * sigma * math.sqrt(2.0 * math.log(2.0 / (1.0 - conf)))
