@@ -65,12 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if a.quick else ("full" if a.full else "default")
     load0, t0 = load(), time.perf_counter()
     rows: list[dict] = []
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for name in a.only:
         print(f"[{time.strftime('%H:%M:%S')}] {name} …", file=sys.stderr, flush=True)
         rows += S.SECTIONS[name](mode, venv=not a.no_venv)
+        md = table(rows, _header(mode, load0, t0))
+        tmp = out.with_suffix(out.suffix + ".tmp")     # after each section: a killed run
+        tmp.write_text(md)                             # still leaves what it measured
+        os.replace(tmp, out)
+    print(md)
+    if a.readme:
+        write_readme(md)
+    return 0
+
+
+def _header(mode: str, load0: str, t0: float) -> list[str]:
     vers = versions(("numpy", "scipy", "torch", "curvlinops", "mpmath"))
     vers.update(S.venv_versions())
-    header = [
+    return [
         f"Measured by `python -m benchmarks.peers{'' if mode == 'default' else ' --' + mode}` on "
         f"{time.strftime('%Y-%m-%d')}: {cpu_name()}, {os.cpu_count()} cores; load average "
         f"{load0} before, {load()} after ({time.perf_counter() - t0:.0f} s).",
@@ -78,16 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         f"Threads: {threads()}. Timings paired and alternating (median of the pair ratios); "
         "ratio = peer time / rmt time.",
     ]
-    md = table(rows, header)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(md)
-    os.replace(tmp, out)
-    print(md)
-    if a.readme:
-        write_readme(md)
-    return 0
 
 
 if __name__ == "__main__":
