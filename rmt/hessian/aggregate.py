@@ -78,7 +78,7 @@ def _powers(P: Any, P2: Any, Q: Any, normalise: bool) -> None:
     (NumPy's ufuncs release the GIL; BLAS is idle meanwhile)."""
     xp = bk.get_xp(P)
     n, c = (int(s) for s in P.shape)
-    same = P2.dtype == P.dtype
+    same = P2 is not None and P2.dtype == P.dtype
 
     def run(r0: int, r1: int) -> None:
         z = P[r0:r1]
@@ -86,6 +86,8 @@ def _powers(P: Any, P2: Any, Q: Any, normalise: bool) -> None:
             z -= xp.max(z, axis=1, keepdims=True)
             xp.exp(z, out=z)
             z /= xp.sum(z, axis=1, keepdims=True)
+        if P2 is None:
+            return
         if same:
             xp.multiply(z, z, out=P2[r0:r1])
             xp.subtract(z, P2[r0:r1], out=Q[r0:r1])
@@ -108,6 +110,29 @@ def _powers(P: Any, P2: Any, Q: Any, normalise: bool) -> None:
     with ThreadPoolExecutor(workers) as pool:
         for f in [pool.submit(run, r0, r1) for r0, r1 in blocks]:
             f.result()
+
+
+#: Bytes of one column-chunk buffer of ``P∘P`` and ``Q`` (reused across chunks and small enough
+#: for the allocator to keep: fresh ``N × C`` arrays would be new pages on every call).
+_CHUNK_BYTES = 8 << 20
+
+
+def _powers_by_columns(P: Any, lin: Any, sym: _SymAcc, S4: Any, SQ: Any) -> None:
+    """``S4 += (P∘P)(P∘P)ᵀ`` and ``SQ += Q Qᵀ`` (``Q = P − P∘P``) by column chunks of ``P``, the
+    powers in dtype ``lin`` (float64 values rounded once) in two reused contiguous buffers."""
+    xp = bk.get_xp(P)
+    n, c = (int(s) for s in P.shape)
+    cw = int(max(1, min(c, _CHUNK_BYTES // max(1, 8 * n))))
+    b2, bq = xp.empty(n * cw, lin), xp.empty(n * cw, lin)
+    for c0, c1 in _blocks(c, cw):
+        Pc = P[:, c0:c1]
+        t2, tq = b2[:n * (c1 - c0)].reshape(n, c1 - c0), bq[:n * (c1 - c0)].reshape(n, c1 - c0)
+        sq = Pc * Pc                               # in P's type, then rounded once into lin
+        t2[...] = sq
+        xp.subtract(Pc, sq, out=sq)
+        tq[...] = sq
+        sym.add(S4, t2)
+        sym.add(SQ, tq)
 
 
 def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
@@ -149,15 +174,12 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
     whole = None
     if len(rows) == 1 and cc >= C:
         whole = F @ V.T                          # one logits product serves lse and P
-        W2, WQ = xp.empty((N, C), lin), xp.empty((N, C), lin)
-        _powers(whole, W2, WQ, normalise=True)
+        _powers(whole, None, None, normalise=True)
         lse = None
     else:
         lse = head.lse()
 
     def parts(r0: int, r1: int, c0: int, c1: int) -> tuple[Any, Any, Any]:
-        if whole is not None:
-            return whole, W2, WQ
         P = xp.exp(F[r0:r1] @ V[c0:c1].T - lse[r0:r1, None])
         P2, Q = xp.empty(P.shape, lin), xp.empty(P.shape, lin)
         _powers(P, P2, Q, normalise=False)
@@ -171,7 +193,10 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
             if same:
                 sym = _SymAcc(xp, r1 - r0)
                 S1, S4, SQ, G = sym.zeros(), sym.zeros(), sym.zeros(), sym.zeros()
-                for c0, c1 in _blocks(C, cc):
+                if whole is not None:
+                    sym.add(S1, whole)
+                    _powers_by_columns(whole, lin, sym, S4, SQ)
+                for c0, c1 in ([] if whole is not None else _blocks(C, cc)):
                     P, P2, Q = parts(r0, r1, c0, c1)
                     sym.add(S1, P)
                     sym.add(S4, P2)
