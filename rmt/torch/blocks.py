@@ -204,11 +204,10 @@ def partition(model: nn.Module, rule: str = "paper", *, heads: Mapping[str, int]
     bias_of = {}
     for name, p in params:
         mod_name, _, leaf = name.rpartition(".")
-        b_name = f"{mod_name}.bias" if mod_name else "bias"
-        if (leaf in ("weight", "in_proj_weight") and p.dim() >= 2 and
-                shape.get(b_name if leaf == "weight" else f"{mod_name}.in_proj_bias",
-                          ()) == (p.shape[0],)):
-            bias_of[name] = b_name if leaf == "weight" else f"{mod_name}.in_proj_bias"
+        b_leaf = {"weight": "bias", "in_proj_weight": "in_proj_bias"}.get(leaf)
+        b_name = f"{mod_name}.{b_leaf}" if mod_name else b_leaf
+        if b_leaf and p.dim() >= 2 and shape.get(b_name, ()) == (p.shape[0],):
+            bias_of[name] = b_name
     merged = set(bias_of.values())
     blocks: list[Block] = []
     for name, p in params:
