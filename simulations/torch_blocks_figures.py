@@ -35,21 +35,22 @@ def summary_lines(sums: Mapping[str, Mapping]) -> list[str]:
                   + " | rate per-block | rate aggregate |",
                   "|---|" + "---|" * (len(s["C"]) + 2)]
         for layer, row in s["layers"].items():
-            cells = [f"{_fmt_ci(m, ci)}; agg {_fmt_ci(a, aci)}" for m, ci, a, aci in zip(
+            got = dict(zip(row.get("C", s["C"]), zip(
                 row["per_block"]["mean"], row["per_block"]["ci"], row["aggregate"]["mean"],
-                row["aggregate"]["ci"])]
-            lines.append(f"| {layer} | " + " | ".join(cells) + f" | {_rate(row['per_block']['rate'])}"
-                         f" | {_rate(row['aggregate']['rate'])} |")
-        head = next(iter(s["layers"]))
-        lines.append(f"\n{head} exact aggregate (rmt closed form on the features, mean over seeds): "
-                     + ", ".join(f"{v:.4g}" for v in s["head_exact_aggregate"])
-                     + "; rmt linear prediction (per-block, aggregate): "
+                row["aggregate"]["ci"])))
+            cells = [f"{_fmt_ci(*got[c][:2])}; agg {_fmt_ci(*got[c][2:])}" if c in got else "-"
+                     for c in s["C"]]
+            lines.append(f"| {layer} ({row['n_seeds']} seeds) | " + " | ".join(cells)
+                         + f" | {_rate(row['per_block']['rate'])} | "
+                         f"{_rate(row['aggregate']['rate'])} |")
+        lines.append("\nrmt linear prediction (per-block, aggregate) at the measured logit scale: "
                      + ", ".join(f"({p:.4g}, {a:.4g})" for p, a in zip(
                          s["linear_prediction"]["per_block"], s["linear_prediction"]["aggregate"])))
     return lines
 
 
 def _band(ax, C, row, key, colour, marker, label):
+    C = np.asarray(row.get("C", C), dtype=float)
     m = np.asarray(row[key]["mean"])
     ci = np.asarray(row[key]["ci"])
     ax.errorbar(C, m, yerr=[m - np.maximum(ci[:, 0], 1e-300), ci[:, 1] - m], fmt=marker + "-",
@@ -65,8 +66,7 @@ def make_figures(sums: Mapping[str, Mapping], stem: Path) -> list[str]:
         C = np.asarray(s["C"], dtype=float)
         fig, (a, b) = F.figure("double", nrows=1, ncols=2, aspect=0.36)
         head = next(iter(s["layers"]))
-        _band(a, C, s["layers"][head], "per_block", F.PALETTE[0],
-              "o", f"{head} (HVP)")
+        _band(a, C, s["layers"][head], "per_block", F.PALETTE[0], "o", head)
         a.plot(C, s["linear_prediction"]["per_block"], "-", color="0.3", lw=0.8,
                label="rmt linear prediction")
         a.plot(C, 1.0 / C, ":", color="0.5", lw=0.8, label="1/C")
@@ -80,10 +80,13 @@ def make_figures(sums: Mapping[str, Mapping], stem: Path) -> list[str]:
             rows = [r for layer, r in s["layers"].items() if layer.endswith(key)]
             for k, row in enumerate(rows):
                 _band(b, C, row, "per_block", col, mk, lab if k == 0 else None)
-        ref = s["layers"][next(layer for layer in s["layers"] if layer.endswith(
-            list(groups.values())[0]))]["per_block"]["mean"][0]
-        b.plot(C, ref * np.sqrt(C[0] / C), "--", color="0.4", lw=0.8, label=r"$\propto C^{-1/2}$")
-        b.plot(C, ref * C[0] / C, ":", color="0.4", lw=0.8, label=r"$\propto C^{-1}$")
+        hid = [r for layer, r in s["layers"].items() if not layer.endswith("(exact)")]
+        if hid:
+            Ch = np.asarray(hid[0].get("C", C), dtype=float)
+            ref = hid[0]["per_block"]["mean"][0]
+            b.plot(Ch, ref * np.sqrt(Ch[0] / Ch), "--", color="0.4", lw=0.8,
+                   label=r"$\propto C^{-1/2}$")
+            b.plot(Ch, ref * Ch[0] / Ch, ":", color="0.4", lw=0.8, label=r"$\propto C^{-1}$")
         if model == "mlp":
             b.plot(C, s["hidden_prediction_per_block"], "-", color="0.2", lw=0.8,
                    label=r"one hidden layer $\rho/\sqrt{C+1}$")

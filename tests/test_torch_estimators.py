@@ -38,6 +38,16 @@ from rmt.torch.models import (  # noqa: E402
 )
 
 LEVEL = 0.99
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    # small HVPs: a second intra-op thread only adds contention (20x slower on a loaded 2-core
+    # machine, measured)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 #: float64 products of O(1) numbers summed over ≤ 1e4 terms: relative rounding ≲ 1e4·eps ≈ 2e-12;
 #: 1e-10 leaves a margin for the forward-over-reverse order of operations.
 RTOL_EXACT = 1e-10

@@ -79,9 +79,9 @@ __all__ = [
 
 
 def _crit(level: float, dof: int) -> float:
-    from scipy.special import stdtrit  # noqa: PLC0415 - Student t quantile; light import
+    from rmt.stats import critical_value  # noqa: PLC0415
 
-    return float(stdtrit(dof, 0.5 + level / 2))
+    return critical_value(level, dof)
 
 
 @dataclass(frozen=True)
