@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=("gpt", "mlp"), nargs="+", default=["gpt", "mlp"])
     p.add_argument("--C", type=int_arg(2), nargs="+", default=None,
                    help="vocabulary / class counts (default: the model's grid)")
+    p.add_argument("--hvp-C", type=int_arg(2), nargs="+", default=None,
+                   help="C values of the HVP estimates (default: those of --C)")
     p.add_argument("--seeds", type=int_arg(2), default=3,
                    help="seeds per C of the HVP estimates (default 3)")
     p.add_argument("--head-seeds", type=int_arg(2), default=8,
@@ -233,11 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         for model in args.model:
             Cs = list(args.C or C_GRID[model])
+            hCs = list(args.hvp_C or Cs)
             layers = list(HVP_LAYERS[model] if args.layers is None else args.layers)
             runs = {"head": (Grid({"model": [model], "C": Cs}, n_seeds=args.head_seeds,
                                   seed=args.seed, fixed={"threads": args.threads}),
                              _path(out, model, "head")),
-                    "hvp": (Grid({"model": [model], "C": Cs}, n_seeds=args.seeds,
+                    "hvp": (Grid({"model": [model], "C": hCs}, n_seeds=args.seeds,
                                  seed=args.seed + 1, fixed={"rtol": args.rtol,
                                                             "max_hvp": args.max_hvp,
                                                             "threads": args.threads,

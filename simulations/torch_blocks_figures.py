@@ -11,10 +11,6 @@ import numpy as np
 
 from rmt import figures as F
 
-_HIDDEN_GROUPS = {"attn.q (per head)": "attn.q", "attn.k (per head)": "attn.k",
-                  "attn.v": "attn.v", "attn.o": "attn.o", "fc1": "fc1", "fc2": "fc2"}
-
-
 def _fmt_ci(m: float, ci) -> str:
     return f"{m:.4g} [{ci[0]:.4g}, {ci[1]:.4g}]"
 
@@ -58,43 +54,46 @@ def _band(ax, C, row, key, colour, marker, label):
 
 
 def make_figures(sums: Mapping[str, Mapping], stem: Path) -> list[str]:
-    """One two-panel figure per model: (a) the output layer's per-block RMS ratio with rmt's
-    linear prediction and 1/C; (b) the hidden layers' per-block RMS ratios with C^{-1/2} and
-    C^{-1} guides. Error bars: 95 % t CI over seeds."""
+    """One two-panel figure per model: (a) ``C ×`` the output layer's per-block RMS ratio
+    (exact) with rmt's linear prediction and the retold 1/C (= 1 on this scale); (b) the hidden
+    layers' per-block RMS ratios (HVP estimates) with ``C^{-1/2}`` and ``C^{-1}`` guides.
+    Error bars: 95 % t CI over seeds."""
     paths = []
     for model, s in sums.items():
         C = np.asarray(s["C"], dtype=float)
-        fig, (a, b) = F.figure("double", nrows=1, ncols=2, aspect=0.36)
+        fig, (a, b) = F.figure("double", nrows=1, ncols=2, aspect=0.38)
         head = next(iter(s["layers"]))
-        _band(a, C, s["layers"][head], "per_block", F.PALETTE[0], "o", head)
-        a.plot(C, s["linear_prediction"]["per_block"], "-", color="0.3", lw=0.8,
+        row = s["layers"][head]["per_block"]
+        m, ci = np.asarray(row["mean"]) * C, np.asarray(row["ci"]) * C[:, None]
+        a.errorbar(C, m, yerr=[m - ci[:, 0], ci[:, 1] - m], fmt="o", color=F.PALETTE[0], ms=3,
+                   capsize=2, label=f"{head.split()[0]}, exact")
+        a.plot(C, np.asarray(s["linear_prediction"]["per_block"]) * C, "-", color="0.3", lw=0.8,
                label="rmt linear prediction")
-        a.plot(C, 1.0 / C, ":", color="0.5", lw=0.8, label="1/C")
-        a.set(xscale="log", yscale="log", xlabel="C", ylabel=r"$\|H_{ij}\|_F/\|H_{ii}\|_F$ (RMS)",
-              title=f"(a) {head}: one block per {'token' if model == 'gpt' else 'class'}")
+        a.axhline(1.0, color="0.5", ls=":", lw=0.8, label="retold 1/C")
+        a.set(xscale="log", xlabel="C", ylabel=r"$C\,\|H_{ij}\|_F/\|H_{ii}\|_F$ (RMS)")
+        a.set_title(f"(a) {head.split()[0]}, one block per "
+                    f"{'token' if model == 'gpt' else 'class'}", fontsize=8)
         a.legend(fontsize=6.5, frameon=False)
-        groups = (_HIDDEN_GROUPS if model == "gpt" else
-                  {"layers.1 (last hidden)": "layers.1", "layers.0 (first hidden)": "layers.0"})
-        cycle = F.PALETTE[1:]
-        for (lab, key), col, mk in zip(groups.items(), cycle, "sD^v<>"):
-            rows = [r for layer, r in s["layers"].items() if layer.endswith(key)]
-            for k, row in enumerate(rows):
-                _band(b, C, row, "per_block", col, mk, lab if k == 0 else None)
-        hid = [r for layer, r in s["layers"].items() if not layer.endswith("(exact)")]
+        hid = {k: r for k, r in s["layers"].items() if not k.endswith("(exact)")}
+        for (layer, r), col, mk in zip(hid.items(), F.PALETTE[1:], "sD^v<>"):
+            _band(b, C, r, "per_block", col, mk, layer)
         if hid:
-            Ch = np.asarray(hid[0].get("C", C), dtype=float)
-            ref = hid[0]["per_block"]["mean"][0]
+            r0 = next(iter(hid.values()))
+            Ch = np.asarray(r0.get("C", C), dtype=float)
+            ref = r0["per_block"]["mean"][0]
             b.plot(Ch, ref * np.sqrt(Ch[0] / Ch), "--", color="0.4", lw=0.8,
                    label=r"$\propto C^{-1/2}$")
             b.plot(Ch, ref * Ch[0] / Ch, ":", color="0.4", lw=0.8, label=r"$\propto C^{-1}$")
-        if model == "mlp":
-            b.plot(C, s["hidden_prediction_per_block"], "-", color="0.2", lw=0.8,
-                   label=r"one hidden layer $\rho/\sqrt{C+1}$")
-        b.set(xscale="log", yscale="log", xlabel="C", title="(b) hidden layers, one block per "
-              "output neuron" + (" (Q, K per head)" if model == "gpt" else ""))
-        b.legend(fontsize=6, frameon=False, ncol=2)
-        fig.suptitle(f"{model}: per-block RMS ratio (Frobenius), mean over {s['n_seeds']} seeds, "
-                     "95% t CI", fontsize=8)
+            if model == "mlp":
+                b.plot(C, s["hidden_prediction_per_block"], "-", color="0.2", lw=0.8,
+                       label=r"one hidden layer, $\rho/\sqrt{C+1}$")
+            b.legend(fontsize=6, frameon=False)
+        else:
+            b.text(0.5, 0.5, "no HVP estimates in this run", ha="center", transform=b.transAxes)
+        b.set(xscale="log", yscale="log", xlabel="C", ylabel=r"$\|H_{ij}\|_F/\|H_{ii}\|_F$ (RMS)")
+        b.set_title("(b) hidden layers (HVP), a block per neuron"
+                    + ("; Q, K per head" if model == "gpt" else ""), fontsize=8)
+        fig.suptitle(f"{model}: per-block RMS ratio, Frobenius; 95% t CI over seeds", fontsize=8)
         paths += [str(p) for p in F.save(fig, f"{stem}_{model}")]
     return paths
 
