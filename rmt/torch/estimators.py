@@ -24,14 +24,14 @@ Layer sums (:func:`aggregate_norms`): ``D = Σ_i ‖H_ii‖²_F``, ``O = Σ_{i�
 
     ``O`` comes from cross-colour terms only, never as a total minus the diagonal (which loses
     it when ``O ≪ D``, e.g. an lm_head with a large vocabulary). ``K = n`` (every block its own
-    colour, ``q = 1``) is the pair-by-pair estimator (``n`` HVPs per round); ``K = 2`` costs 2
-    HVPs per round and each probe covers half the layer, so its squared norm averages over many
-    more directions. The cost of a relative error ε is ``K · Var_round/ε²``; for a sum of
-    ``‖H_{S^c S} u‖²`` over a probe covering ``|S|`` blocks the relative variance is about
-    ``2/r_eff`` with ``r_eff`` the effective rank ``tr(M)²/‖M‖²_F`` of ``M = H_{S^c S}ᵀH_{S^c S}``,
-    which grows with the number of blocks probed together. Measured on the linear CE model
-    (``tests/test_torch_estimators.py``, README): ``K = 2`` needs several times fewer HVPs than
-    pair-by-pair for the same error, so it is the default.
+    colour, ``q = 1``) is the pair-by-pair estimator (``n`` HVPs per round). Every ``K`` is
+    unbiased; the cost of a relative error ε is ``K · Var_round(K)/ε²``. Grouping more blocks
+    into one probe averages each squared norm over more directions but adds the cross terms
+    ``‖Σ_{i∉G} H_ijᵀH_ij'‖²_F`` of blocks ``j ≠ j'`` probed together; for Hessians whose blocks
+    share one structure (``H_ij = (1/N)Σ_n A_n[i,j] x_n x_nᵀ``) the two balance. Measured on
+    the linear CE model (N = 256, d = 32, C = 256; README): 412, 326, 419, 347 and 301 HVPs for a
+    1 % CI at K = 2, 4, 16, 64 and n — equal within the noise. ``K = 2`` is the default: a round
+    costs 2 HVPs instead of ``n`` (16,384 for an lm_head over a vocabulary of 16,384).
 
 Ratios: the aggregate ratio ``R_agg = (O/D)^{1/2}`` and the per-block RMS ratio
 ``R_pb = R_agg/√(n−1) = (mean_{i≠j}‖H_ij‖²/mean_i‖H_ii‖²)^{1/2}``; per pair
@@ -42,10 +42,10 @@ The stopping rule (:class:`StoppingRule`)
     Rounds are drawn in looks: ``min_rounds`` first, then each look jumps to the number of
     rounds that the current variance says would reach the target (at least ``growth`` × the
     previous count), until the CI half-width is ``≤ max(rtol·|estimate|, atol)`` or the HVP cap
-    is reached. The CI reported is the t-interval on all rounds. Looking after every round (the
-    naive rule) stops preferentially where the sample variance happens to be small, and
-    undercovers; a pilot of ≥ 16 rounds and few looks keep the coverage at its nominal level —
-    measured over 400 repetitions (``tests/test_torch_coverage.py``, README), not assumed.
+    is reached. The CI reported is the t-interval on all rounds. Looking after every batch (the
+    naive rule) can stop where the sample variance happens to be small; a pilot of 16 rounds and
+    few looks limit that. Coverage is measured, not assumed (:mod:`rmt.torch.coverage`,
+    ``tests/test_torch_coverage.py``, README).
 
 Round ``r`` always uses child ``r`` of ``SeedSequence(seed)``, so the estimates do not depend on
 how rounds are batched.
