@@ -108,16 +108,18 @@ def coverage_figure(res: Mapping, stem: Path) -> list[str]:
         a.bar(k, r["hits"] / r["n"], color="0.7", width=0.5)
         a.errorbar(k, (lo + hi) / 2 / r["n"], yerr=(hi - lo) / 2 / r["n"], fmt="none", color="k",
                    capsize=4, label="binomial 99% band" if k == 0 else None)
-        a.text(k, r["hits"] / r["n"] + 0.005, f"{r['hits']}/{r['n']}", ha="center", fontsize=7)
+        a.text(k, 0.81, f"{r['hits']}/{r['n']}", ha="center", fontsize=7)
         b.plot(r["claimed"], r["rel_error"], "o" if k else "x", ms=2, alpha=0.6, label=lab)
     a.axhline(res["rules"][0]["level"], color="0.3", lw=0.8, ls="--", label="nominal 95%")
     a.set(xticks=[0, 1], xticklabels=["naive", "pilot + few looks"], ylim=(0.8, 1.0),
-          ylabel="coverage", title=f"(a) aggregate-ratio CI, linear CE N={res['N']}, "
-                                   f"d={res['d']}, C={res['C']}")
-    a.legend(fontsize=6.5, frameon=False, loc="lower right")
+          ylabel="coverage of the 95% CI")
+    a.set_title(f"(a) linear CE, N={res['N']}, d={res['d']}, C={res['C']}", fontsize=8)
+    a.legend(fontsize=6, frameon=False, loc="upper center")
     x = np.linspace(0, max(max(r["claimed"]) for r in res["rules"]), 2)
     b.plot(x, x, "k-", lw=0.6, label="error = claimed half-width")
-    b.set(xlabel="claimed 95% half-width (relative)", ylabel="|estimate/exact − 1|",
-          title=f"(b) {res['rules'][0]['n']} runs per rule, target {res['rules'][0]['rtol']:g}")
+    b.set(xlabel="claimed 95% half-width (relative)", ylabel="|estimate/exact − 1|")
+    b.set_title(f"(b) {res['rules'][0]['n']} runs per rule, target {res['rules'][0]['rtol']:g}",
+                fontsize=8)
+    fig.suptitle("Aggregate ratio by HVPs: CI coverage of the stopping rules", fontsize=8)
     b.legend(fontsize=6.5, frameon=False)
     return [str(p) for p in F.save(fig, stem)]
