@@ -1,0 +1,326 @@
+"""The base of the spectral laws: validation of evaluation points, the scipy.stats-like public
+surface, and the generic machinery that turns a density on intervals (plus an atom at 0) into
+cdf, sf, ppf, isf and rvs.
+
+A law subclasses :class:`SpectralLaw` and gives its support intervals (:attr:`intervals`), its
+atom at 0 (``_atom``, default none) and its density ``_pdf(xp, x)``; nothing else is needed.
+The cdf is then a piecewise-Chebyshev table of the density in the angle coordinate of each
+interval (:mod:`rmt.laws._table`) and the quantiles are bracketed Newton on that table. A law
+that knows more overrides ``_pieces`` (closed-form intervals), ``_stieltjes`` and ``moment``.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .. import backend as bk
+from ..validation import check_int
+from ._table import ChebInterval, build_tables
+
+# ---------------------------------------------------------------------------------------------
+# evaluation points
+# ---------------------------------------------------------------------------------------------
+
+
+def real_points(x: Any, name: str) -> tuple[ModuleType, Any]:
+    """``x`` as a float64 array of its own namespace; NaN raises ValueError naming ``name``."""
+    xp = bk.get_xp(x)
+    try:
+        arr = xp.asarray(x, dtype=xp.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be real numbers, got {type(x).__name__}: {exc}") from None
+    if bool(xp.any(xp.isnan(arr))):
+        raise ValueError(f"{name} must not contain NaN")
+    return xp, arr
+
+
+def prob_points(q: Any, name: str = "q") -> tuple[ModuleType, Any]:
+    """Probabilities in [0, 1] as a float64 array; anything else raises ValueError."""
+    xp, arr = real_points(q, name)
+    if bool(xp.any((arr < 0) | (arr > 1))):
+        raise ValueError(f"{name} must contain probabilities in [0, 1]")
+    return xp, arr
+
+
+def complex_points(z: Any, name: str = "z") -> tuple[ModuleType, Any]:
+    """Complex evaluation points; a zero imaginary part (of either sign) means ``x + i0``."""
+    xp = bk.get_xp(z)
+    try:
+        arr = xp.asarray(z, dtype=xp.complex128)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be complex numbers: {exc}") from None
+    if bool(xp.any(xp.isnan(arr.real) | xp.isnan(arr.imag))):
+        raise ValueError(f"{name} must not contain NaN")
+    if bool(xp.any(xp.isinf(arr.real) | xp.isinf(arr.imag))):
+        raise ValueError(f"{name} must be finite")
+    # x − i0 is read as x + i0: the boundary value from the upper half-plane.
+    arr = arr.real + 1j * xp.where(arr.imag == 0, 0.0, arr.imag)
+    return xp, arr
+
+
+def ret(a: Any) -> Any:
+    """0-d arrays come back as scalars (NumPy) — the scipy.stats convention."""
+    return a[()] if getattr(a, "ndim", 1) == 0 else a
+
+
+def check_order(k: Any) -> int:
+    return check_int("k", k, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the base class
+# ---------------------------------------------------------------------------------------------
+
+class SpectralLaw:
+    """Shared public surface and the generic density → cdf table → quantile machinery.
+
+    Subclasses give :attr:`intervals`, ``_atom`` and ``_pdf(xp, x)`` (on validated float64
+    arrays of namespace ``xp``); optionally ``_pieces`` (intervals with closed-form masses),
+    ``_stieltjes(xp, z)`` and ``moment(k)``.
+    """
+
+    _atom: float = 0.0
+    _cdf_tol: float = 1e-12
+    _max_panels: int = 4096
+    _tables: list | None = None
+
+    # --- support --------------------------------------------------------------------------
+    @property
+    def intervals(self) -> tuple[tuple[float, float], ...]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def support(self) -> tuple[float, float]:
+        """``(lowest edge, highest edge)`` of the absolutely continuous part (an atom at 0, if
+        any, may lie outside; see :attr:`atom`)."""
+        ivs = self.intervals
+        return (ivs[0][0], ivs[-1][1])
+
+    @property
+    def atom(self) -> float:
+        """Mass of the atom at 0 (0.0 when there is none)."""
+        return self._atom
+
+    # --- scipy.stats-like evaluation -------------------------------------------------------
+    def pdf(self, x: Any) -> Any:
+        """Density of the absolutely continuous part (integrates to ``1 − atom``).
+
+        Out-of-support points give 0; NaN raises ValueError. NumPy or CuPy in, same out.
+        """
+        xp, a = real_points(x, "x")
+        return ret(self._pdf(xp, a))
+
+    def logpdf(self, x: Any) -> Any:
+        """``log pdf(x)`` (``−inf`` outside the support)."""
+        xp, a = real_points(x, "x")
+        with np.errstate(divide="ignore"):
+            return ret(xp.log(self._pdf(xp, a)))
+
+    def cdf(self, x: Any) -> Any:
+        """``P(λ ≤ x)``, including the atom at 0 (a jump of ``atom`` there)."""
+        xp, a = real_points(x, "x")
+        return ret(self._cdf(xp, a))
+
+    def sf(self, x: Any) -> Any:
+        """Survival function ``P(λ > x)`` (computed directly, not as ``1 − cdf``)."""
+        xp, a = real_points(x, "x")
+        return ret(self._sf(xp, a))
+
+    def ppf(self, q: Any) -> Any:
+        """Quantile ``inf{x : cdf(x) ≥ q}`` for ``q`` in [0, 1] (others raise ValueError).
+
+        ``ppf(0)`` is the lower end of the support (0 when the atom at 0 is the lowest point),
+        ``ppf(1)`` the upper end; levels that fall on the atom at 0 map to 0.
+        """
+        xp, a = prob_points(q, "q")
+        return ret(self._ppf(xp, a))
+
+    def isf(self, q: Any) -> Any:
+        """Inverse survival function: ``x`` with ``sf(x) = q`` (accurate for small ``q``)."""
+        xp, a = prob_points(q, "q")
+        return ret(self._isf(xp, a))
+
+    def stieltjes(self, z: Any) -> Any:
+        """Stieltjes transform ``m(z) = ∫ dμ(λ)/(λ − z)`` (complex array, same shape as ``z``).
+
+        Branch: ``Im m > 0`` for ``Im z > 0`` and ``m(z̄) = conj(m(z))``; a real ``z`` is read as
+        ``z + i0`` (so inside the support ``Im m(x + i0) = π · pdf(x)``). At ``z = 0`` where the law
+        has an atom (or a hard edge) ``m`` is infinite and ``1j*inf`` is returned.
+        """
+        xp, a = complex_points(z, "z")
+        return ret(self._stieltjes(xp, a))
+
+    # --- moments ------------------------------------------------------------------------------
+    def moment(self, k: int) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def moments(self, kmax: int) -> np.ndarray:
+        """``[E λ, E λ², ..., E λ^kmax]`` (NumPy array)."""
+        kmax = check_int("kmax", kmax, 1)
+        return np.array([self.moment(k) for k in range(1, kmax + 1)])
+
+    def mean(self) -> float:
+        """``E λ = κ_1``."""
+        return self.moment(1)
+
+    def var(self) -> float:
+        """``Var λ = κ_2``."""
+        return self.moment(2) - self.moment(1) ** 2
+
+    def std(self) -> float:
+        """Standard deviation ``√var``."""
+        return math.sqrt(max(self.var(), 0.0))
+
+    def median(self) -> float:
+        """``ppf(0.5)``."""
+        return float(self.ppf(0.5))
+
+    # --- sampling -------------------------------------------------------------------------
+    def rvs(self, size: Any = None, seed: Any = None, backend: str | None = None) -> Any:
+        """Random draws by inverse-cdf sampling (the atom at 0 included).
+
+        Parameters
+        ----------
+        size : int or tuple of int, optional
+            Output shape; ``None`` gives one scalar draw.
+        seed : int, SeedSequence or Generator, optional
+            See :func:`rmt.backend.default_rng`.
+        backend : {"numpy", "cupy"}, optional
+            Where the draws are made and returned (default NumPy).
+        """
+        xp = bk.xp_for(backend)
+        if size is None:
+            shape: tuple = ()
+        elif np.ndim(size) == 0:
+            shape = (check_int("size", size, 0),)
+        else:
+            shape = tuple(check_int("size", s, 0) for s in size)
+        rng = bk.default_rng(seed, xp)
+        u = rng.random(shape, dtype=xp.float64) if shape else rng.random((1,), dtype=xp.float64)
+        out = self._sample(xp, u)
+        return out.reshape(shape) if shape else ret(out.reshape(()))
+
+    def _sample(self, xp: ModuleType, u: Any) -> Any:
+        return self._ppf(xp, u)
+
+    # --- the generic machinery: pieces (intervals with cdf tables) and the atom ------------
+    def _pdf(self, xp, x):  # pragma: no cover
+        raise NotImplementedError
+
+    def _stieltjes(self, xp, z):  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} has no Stieltjes transform")
+
+    def _table_density(self, xs: np.ndarray) -> np.ndarray:
+        """The density at the table nodes (host arrays); a hook for diagnostics."""
+        return self._pdf(np, xs)
+
+    def _new_intervals(self) -> list:
+        return [ChebInterval(lo, hi) for lo, hi in self.intervals]
+
+    def _pieces(self) -> list:
+        """The support intervals with their cdf tables (built on first use)."""
+        if self._tables is None:
+            ivs = self._new_intervals()
+            self._cdf_err = build_tables(ivs, self._table_density, 1.0 - self._atom,
+                                         self._cdf_tol, self._max_panels)
+            self._set_pieces(ivs)
+        return self._tables
+
+    def _set_pieces(self, ivs: list) -> None:
+        self._base = np.concatenate([[0.0], np.cumsum([iv.mass for iv in ivs])[:-1]])
+        self._lo_end = min(ivs[0].lo, 0.0) if self._atom > 0 else ivs[0].lo
+        self._hi_end = max(ivs[-1].hi, 0.0) if self._atom > 0 else ivs[-1].hi
+        self._tables = ivs
+
+    def _cdf(self, xp: ModuleType, x: Any) -> Any:
+        ivs = self._pieces()
+        shape = x.shape
+        x = x.ravel()
+        F = xp.zeros(x.shape)
+        for i, iv in enumerate(ivs):
+            below = self._base[i]
+            F = xp.where(x > iv.lo, below, F)
+            idx = xp.nonzero((x > iv.lo) & (x < iv.hi))[0]
+            if idx.size:
+                F[idx] = below + iv.G_of_x(xp, x[idx])
+            F = xp.where(x >= iv.hi, below + iv.mass, F)
+        if self._atom > 0:
+            F = F + xp.where(x >= 0, self._atom, 0.0)
+        F = xp.where(x >= self._hi_end, 1.0, xp.clip(F, 0.0, 1.0))
+        return F.reshape(shape)
+
+    def _sf(self, xp: ModuleType, x: Any) -> Any:
+        ivs = self._pieces()
+        shape = x.shape
+        x = x.ravel()
+        S = xp.zeros(x.shape)
+        masses = [iv.mass for iv in ivs]
+        tail = np.concatenate([np.cumsum(masses[::-1])[::-1], [0.0]])
+        for i in range(len(ivs) - 1, -1, -1):
+            iv = ivs[i]
+            above = tail[i + 1]
+            S = xp.where(x < iv.hi, above, S)
+            idx = xp.nonzero((x > iv.lo) & (x < iv.hi))[0]
+            if idx.size:
+                S[idx] = above + iv.S_of_x(xp, x[idx])
+            S = xp.where(x <= iv.lo, above + iv.mass, S)
+        if self._atom > 0:
+            S = S + xp.where(x < 0, self._atom, 0.0)
+        S = xp.where(x < self._lo_end, 1.0, xp.clip(S, 0.0, 1.0))
+        return S.reshape(shape)
+
+    def _pieces_in_order(self) -> list:
+        """``(kind, mass before, mass)`` left to right: intervals (kind = index) and the atom at
+        0 (kind = −1) where it belongs."""
+        cum = []
+        acc = 0.0
+        atom_done = self._atom <= 0
+        for i, iv in enumerate(self._pieces()):
+            if not atom_done and iv.lo >= 0:
+                cum.append((-1, acc, self._atom))
+                acc += self._atom
+                atom_done = True
+            cum.append((i, acc, iv.mass))
+            acc += iv.mass
+        if not atom_done:
+            cum.append((-1, acc, self._atom))
+        return cum
+
+    def _quantile(self, xp: ModuleType, q: Any, upper: bool) -> Any:
+        ivs = self._pieces()
+        shape = q.shape
+        q = q.ravel()
+        out = xp.full(q.shape, math.nan)
+        assigned = xp.zeros(q.shape, dtype=bool)
+        for kind, before, mass in self._pieces_in_order():
+            if upper:  # sf(x) = q inside this piece iff above ≤ q < above + mass
+                above = 1.0 - before - mass
+                sel = ~assigned & (q >= above) & (q > 0)
+            else:      # cdf(x) = q inside this piece iff before < q ≤ before + mass
+                sel = ~assigned & (q <= before + mass) & (q > 0)
+            idx = xp.nonzero(sel)[0]
+            if idx.size:
+                if kind == -1:
+                    out[idx] = 0.0
+                else:
+                    iv = ivs[kind]
+                    if upper:
+                        tgt = xp.clip(iv.mass - (q[idx] - above), 0.0, iv.mass)
+                    else:
+                        tgt = xp.clip(q[idx] - before, 0.0, iv.mass)
+                    out[idx] = iv.invert(xp, tgt)
+                assigned[idx] = True
+        first, last = (self._hi_end, self._lo_end) if upper else (self._lo_end, self._hi_end)
+        out = xp.where(q == 0, first, out)
+        out = xp.where(q == 1, last, out)
+        out = xp.where(xp.isnan(out), last, out)  # rounding right of the total mass
+        return out.reshape(shape)
+
+    def _ppf(self, xp: ModuleType, q: Any) -> Any:
+        return self._quantile(xp, q, upper=False)
+
+    def _isf(self, xp: ModuleType, q: Any) -> Any:
+        return self._quantile(xp, q, upper=True)
