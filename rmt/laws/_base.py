@@ -26,14 +26,17 @@ from ._table import ChebInterval, build_tables
 # ---------------------------------------------------------------------------------------------
 
 
-def real_points(x: Any, name: str) -> tuple[ModuleType, Any]:
-    """``x`` as a float64 array of its own namespace; NaN raises ValueError naming ``name``."""
-    xp = bk.get_xp(x)
+def real_points(x: Any, name: str, *, nan_check: bool = True) -> tuple[ModuleType, Any]:
+    """``x`` as a float64 array of its own namespace. Complex input and (unless the caller checks
+    its result instead: ``nan_check=False``) NaN raise ValueError naming ``name``."""
+    xp = np if type(x) is np.ndarray else bk.get_xp(x)  # ndarray: no namespace lookup
+    if xp.iscomplexobj(x):
+        raise ValueError(f"{name} must be real numbers, got complex values")
     try:
         arr = xp.asarray(x, dtype=xp.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be real numbers, got {type(x).__name__}: {exc}") from None
-    if bool(xp.any(xp.isnan(arr))):
+    if nan_check and bool(xp.any(xp.isnan(arr))):
         raise ValueError(f"{name} must not contain NaN")
     return xp, arr
 
@@ -93,11 +96,20 @@ class SpectralLaw:
     def intervals(self) -> tuple[tuple[float, float], ...]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def support(self) -> tuple[float, float]:
-        """``(lowest edge, highest edge)`` of the absolutely continuous part (an atom at 0, if
-        any, may lie outside; see :attr:`atom`)."""
+    def support(self, include_atom: bool = False) -> tuple[float, float]:
+        """``(lowest edge, highest edge)`` of the absolutely continuous part.
+
+        The atom at 0, if any, is left out by default: these are the edges that plots, histogram
+        grids, edge scalings and fits need. With ``include_atom=True`` the range is widened to
+        hold the atom, which gives scipy.stats' meaning of ``support()``: ``ppf(0)`` and
+        ``isf(1)`` are its first end, ``ppf(1)`` and ``isf(0)`` its second, and the cdf is 0
+        strictly below it.
+        """
         ivs = self.intervals
-        return (ivs[0][0], ivs[-1][1])
+        lo, hi = ivs[0][0], ivs[-1][1]
+        if include_atom and self._atom > 0:
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
+        return (lo, hi)
 
     @property
     def atom(self) -> float:
@@ -273,51 +285,49 @@ class SpectralLaw:
         return S.reshape(shape)
 
     def _pieces_in_order(self) -> list:
-        """``(kind, mass before, mass)`` left to right: intervals (kind = index) and the atom at
-        0 (kind = −1) where it belongs."""
-        cum = []
-        acc = 0.0
+        """``(kind, mass below, mass, mass above)`` left to right: the intervals (kind = index)
+        and the atom at 0 (kind = −1) where it belongs. The masses below and above are prefix
+        and suffix sums, so that the outermost ones are exactly 0."""
+        kinds = []
         atom_done = self._atom <= 0
         for i, iv in enumerate(self._pieces()):
             if not atom_done and iv.lo >= 0:
-                cum.append((-1, acc, self._atom))
-                acc += self._atom
+                kinds.append((-1, self._atom))
                 atom_done = True
-            cum.append((i, acc, iv.mass))
-            acc += iv.mass
+            kinds.append((i, iv.mass))
         if not atom_done:
-            cum.append((-1, acc, self._atom))
-        return cum
+            kinds.append((-1, self._atom))
+        below, above = [0.0], [0.0]
+        for _, m in kinds[:-1]:
+            below.append(below[-1] + m)
+        for _, m in kinds[:0:-1]:
+            above.append(above[-1] + m)
+        return [(k, b, m, a) for (k, m), b, a in zip(kinds, below, above[::-1])]
 
     def _quantile(self, xp: ModuleType, q: Any, upper: bool) -> Any:
+        """``inf{x : cdf(x) ≥ q}`` (``upper``: ``inf{x : sf(x) ≤ q}``). A piece with masses
+        ``(below, mass, above)`` holds the levels ``below < q ≤ below + mass`` (``upper``:
+        ``above ≤ q < above + mass``); inside an interval its own ``invert`` solves for ``x``."""
         ivs = self._pieces()
+        pieces = self._pieces_in_order()
         shape = q.shape
         q = q.ravel()
         out = xp.full(q.shape, math.nan)
-        assigned = xp.zeros(q.shape, dtype=bool)
-        for kind, before, mass in self._pieces_in_order():
-            if upper:  # sf(x) = q inside this piece iff above ≤ q < above + mass
-                above = 1.0 - before - mass
-                sel = ~assigned & (q >= above) & (q > 0)
-            else:      # cdf(x) = q inside this piece iff before < q ≤ before + mass
-                sel = ~assigned & (q <= before + mass) & (q > 0)
+        todo = (q > 0) & (q < 1)
+        for kind, below, mass, above in (pieces[::-1] if upper else pieces):
+            sel = todo & ((q < above + mass) if upper else (q <= below + mass))
             idx = xp.nonzero(sel)[0]
             if idx.size:
                 if kind == -1:
                     out[idx] = 0.0
                 else:
-                    iv = ivs[kind]
-                    if upper:
-                        tgt = xp.clip(iv.mass - (q[idx] - above), 0.0, iv.mass)
-                    else:
-                        tgt = xp.clip(q[idx] - before, 0.0, iv.mass)
-                    out[idx] = iv.invert(xp, tgt)
-                assigned[idx] = True
+                    tgt = xp.clip(q[idx] - (above if upper else below), 0.0, ivs[kind].mass)
+                    out[idx] = ivs[kind].invert(xp, tgt, upper)
+                todo &= ~sel
         first, last = (self._hi_end, self._lo_end) if upper else (self._lo_end, self._hi_end)
         out = xp.where(q == 0, first, out)
-        out = xp.where(q == 1, last, out)
-        out = xp.where(xp.isnan(out), last, out)  # rounding right of the total mass
-        return out.reshape(shape)
+        # q = 1 and levels that rounding puts beyond the total mass: the far end
+        return xp.where(xp.isnan(out), last, out).reshape(shape)
 
     def _ppf(self, xp: ModuleType, q: Any) -> Any:
         return self._quantile(xp, q, upper=False)

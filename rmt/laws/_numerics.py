@@ -49,7 +49,9 @@ def newton_bracketed(xp: ModuleType, fun: Callable, dfun: Callable, lo: Any, hi:
         # Newton 2-cycle between neighbouring floats)
         tiny = 32 * EPS * xp.maximum(xp.abs(la), xp.abs(ha)) + 1e-300
         done = (ok & (xp.abs(step) <= tiny)) | (xp.abs(f) <= tol) | (ha - la <= tiny)
-        x[act] = xp.where(f == 0, xa, xn)
+        # a point that met the tolerance keeps the x it was met at (not the next iterate: that
+        # may be a bisection midpoint far away when the Newton step left the bracket)
+        x[act] = xp.where(xp.abs(f) <= tol, xa, xn)
         lo[act], hi[act] = la, ha
         act = act[~done]
     return x

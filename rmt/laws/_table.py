@@ -29,26 +29,31 @@ PANEL_N = 32  # Chebyshev points per panel
 @dataclass
 class ChebInterval:
     """One support interval ``[lo, hi]`` and its cdf table: ``θ ∈ [0, π]`` split into panels
-    (``edges``); on panel ``p`` the density in θ is ``Σ_k a[p, k] T_k(s)`` and its integral from
-    the panel start is ``half[p] · Σ_k A[p, k] T_k(s)``, ``s = (θ − mid[p]) / half[p]``;
-    ``cum[p]`` is the mass left of panel ``p``."""
+    (``edges``); on panel ``p`` the density in θ is ``Σ_k a[p, k] T_k(s)``, its integral from
+    the panel start is ``half[p] · Σ_k A[p, k] T_k(s)`` and to the panel end
+    ``half[p] · Σ_k Ar[p, k] T_k(s)``, ``s = (θ − mid[p]) / half[p]``; ``cum[p]`` is the mass left
+    of panel ``p`` and ``rcum[p]`` the mass from panel ``p`` on. The mass above ``x`` is summed
+    from the right, so that both tails are accurate relative to the mass of their end panel."""
 
     lo: float
     hi: float
     mass: float = 0.0
     edges: np.ndarray | None = None
     cum: np.ndarray | None = None
+    rcum: np.ndarray | None = None
     a: np.ndarray | None = None
     A: np.ndarray | None = None
+    Ar: np.ndarray | None = None
     err: float = 0.0
     n_evals: int = 0
     dev: dict = field(default_factory=dict)
 
     def arrays(self, xp: ModuleType) -> tuple:
+        """``(edges, cum, rcum, a, A, Ar)`` on the device of ``xp`` (coefficients transposed)."""
         key = bk.backend_name(xp)
         if key not in self.dev:
-            self.dev[key] = tuple(xp.asarray(np.ascontiguousarray(t))
-                                  for t in (self.edges, self.cum, self.a.T, self.A.T))
+            self.dev[key] = tuple(xp.asarray(np.ascontiguousarray(t)) for t in (
+                self.edges, self.cum, self.rcum, self.a.T, self.A.T, self.Ar.T))
         return self.dev[key]
 
     # --- cdf ----------------------------------------------------------------------------------
@@ -56,48 +61,76 @@ class ChebInterval:
         return 2.0 * xp.arctan2(xp.sqrt(xp.maximum(x - self.lo, 0.0)),
                                 xp.sqrt(xp.maximum(self.hi - x, 0.0)))
 
-    def G_of_x(self, xp: ModuleType, x: Any) -> Any:
-        """Mass of ``[lo, x]`` for ``x`` inside the interval."""
-        edges, cum, _, A = self.arrays(xp)
+    def _mass(self, xp: ModuleType, x: Any, upper: bool) -> Any:
+        edges, cum, rcum, _, A, Ar = self.arrays(xp)
         th = self.theta_of(xp, x)
         p = xp.clip(xp.searchsorted(edges, th, side="right") - 1, 0, edges.shape[0] - 2)
         lo, hi = edges[p], edges[p + 1]
         half = 0.5 * (hi - lo)
         s = xp.clip((th - lo - half) / half, -1.0, 1.0)
-        return xp.clip(cum[p] + half * cheb_eval(xp, A[:, p], s), 0.0, self.mass)
+        m = (rcum[p + 1] + half * cheb_eval(xp, Ar[:, p], s) if upper
+             else cum[p] + half * cheb_eval(xp, A[:, p], s))
+        return xp.clip(m, 0.0, self.mass)
+
+    def G_of_x(self, xp: ModuleType, x: Any) -> Any:
+        """Mass of ``[lo, x]`` for ``x`` inside the interval."""
+        return self._mass(xp, x, False)
 
     def S_of_x(self, xp: ModuleType, x: Any) -> Any:
         """Mass of ``[x, hi]`` for ``x`` inside the interval."""
-        return self.mass - self.G_of_x(xp, x)
+        return self._mass(xp, x, True)
 
     # --- quantile -----------------------------------------------------------------------------
-    def invert(self, xp: ModuleType, tgt: Any) -> Any:
-        """x in the interval whose mass below is ``tgt``: panel by the cumulative masses, then
-        bracketed Newton on that panel's interpolant (rows gathered once per chunk of 65,536
-        points)."""
-        edges, cum, a, A = self.arrays(xp)
+    def invert(self, xp: ModuleType, tgt: Any, upper: bool = False) -> Any:
+        """x in the interval whose mass below (``upper``: above) is ``tgt``. Each point is solved
+        from the end nearer in mass (its tail is accurate there); the other mass, ``mass − tgt``,
+        is exact there (Sterbenz)."""
+        other = self.mass - tgt
+        below, above = (other, tgt) if upper else (tgt, other)
+        lower = below <= above
         out = xp.empty_like(tgt)
-        for c0 in range(0, tgt.shape[0], 65536):
-            t = tgt[c0:c0 + 65536]
-            p = xp.clip(xp.searchsorted(cum, t, side="left") - 1, 0, edges.shape[0] - 2)
-            lo, hi = edges[p], edges[p + 1]
-            half = 0.5 * (hi - lo)
-            mid = lo + half
-            Ap, ap, base = A[:, p], a[:, p], cum[p]
-            cp = cum[p + 1]
-            frac = xp.clip((t - base) / xp.where(cp > base, cp - base, 1.0), 0.0, 1.0)
-
-            def G(th, i, Ap=Ap, base=base, half=half, mid=mid, t=t):
-                s = xp.clip((th - mid[i]) / half[i], -1, 1)
-                return base[i] + half[i] * cheb_eval(xp, Ap[:, i], s) - t[i]
-
-            def g(th, i, ap=ap, half=half, mid=mid):
-                return cheb_eval(xp, ap[:, i], xp.clip((th - mid[i]) / half[i], -1, 1))
-
-            th = newton_bracketed(xp, G, g, lo, hi, lo + frac * (hi - lo), increasing=True,
-                                  maxiter=60, ftol=64 * EPS * max(self.mass, 1e-300))
-            out[c0:c0 + 65536] = self.lo + (self.hi - self.lo) * xp.sin(0.5 * th) ** 2
+        for up, sel, t in ((False, lower, below), (True, ~lower, above)):
+            idx = xp.nonzero(sel)[0]
+            if idx.size:
+                for c0 in range(0, idx.shape[0], 65536):  # rows gathered once per chunk
+                    i = idx[c0:c0 + 65536]
+                    out[i] = self._solve(xp, t[i], up)
         return out
+
+    def _solve(self, xp: ModuleType, t: Any, upper: bool) -> Any:
+        """The panel holding mass ``t`` below (``upper``: above), then bracketed Newton on its
+        interpolant, stopped at the interpolant's rounding level."""
+        edges, cum, rcum, a, A, Ar = self.arrays(xp)
+        P = edges.shape[0] - 1
+        if upper:  # rcum decreases: search its reverse
+            p = xp.clip(P - xp.searchsorted(rcum[::-1], t, side="left"), 0, P - 1)
+            base, top, C = rcum[p + 1], rcum[p], Ar
+            frac = xp.clip((top - t) / xp.where(top > base, top - base, 1.0), 0.0, 1.0)
+        else:
+            p = xp.clip(xp.searchsorted(cum, t, side="left") - 1, 0, P - 1)
+            base, top, C = cum[p], cum[p + 1], A
+            frac = xp.clip((t - base) / xp.where(top > base, top - base, 1.0), 0.0, 1.0)
+        lo, hi = edges[p], edges[p + 1]
+        half = 0.5 * (hi - lo)
+        mid = lo + half
+        Cp, ap = C[:, p], a[:, p]
+        sign = -1.0 if upper else 1.0
+
+        def F(th, i):
+            s = xp.clip((th - mid[i]) / half[i], -1, 1)
+            return base[i] + half[i] * cheb_eval(xp, Cp[:, i], s) - t[i]
+
+        def g(th, i):
+            return sign * cheb_eval(xp, ap[:, i], xp.clip((th - mid[i]) / half[i], -1, 1))
+
+        # rounding level of the panel's sum: Clenshaw's error is a few eps of Σ|C_k|
+        level = 8 * EPS * (base + half * xp.sum(xp.abs(Cp), axis=0))
+        th = newton_bracketed(xp, F, g, lo, hi, lo + frac * (hi - lo), increasing=not upper,
+                              maxiter=60, ftol=level)
+        L = self.hi - self.lo
+        if upper:
+            return xp.maximum(self.hi - L * xp.cos(0.5 * th) ** 2, self.lo)
+        return xp.minimum(self.lo + L * xp.sin(0.5 * th) ** 2, self.hi)
 
 
 def build_tables(ivs: Sequence[ChebInterval], density: Callable[[np.ndarray], np.ndarray],
@@ -117,8 +150,10 @@ def build_tables(ivs: Sequence[ChebInterval], density: Callable[[np.ndarray], np
         while pend.size:
             mid, half = pend.mean(axis=1), 0.5 * (pend[:, 1] - pend[:, 0])
             th = mid[:, None] + half[:, None] * sj
-            xs = iv.lo + L * np.sin(0.5 * th) ** 2
-            # a node that rounds onto an edge has density 0 (pdf is 0 at the edges)
+            # a node that rounds onto a soft edge has density 0 there (pdf is 0 at the edges);
+            # an upper edge at 0 can be a hard one (pdf = inf): place nodes exactly below it
+            xs = (iv.lo + L * np.sin(0.5 * th) ** 2 if iv.hi != 0.0
+                  else -L * np.cos(0.5 * th) ** 2)
             f = density(xs)
             evals += xs.size
             g = f * (0.5 * L) * np.sin(th)
@@ -142,10 +177,12 @@ def build_tables(ivs: Sequence[ChebInterval], density: Callable[[np.ndarray], np
         E, a = E[order], np.concatenate(done_a)[order]
         half = 0.5 * (E[:, 1] - E[:, 0])
         A = npcheb.chebint(a, m=1, lbnd=-1, axis=1)      # ∫_{−1}^{s}, shape (P, n+1)
+        Ar = -npcheb.chebint(a, m=1, lbnd=1, axis=1)     # ∫_{s}^{1}
         pm = half * np.sum(A * 1.0, axis=1)               # panel masses: T_k(1) = 1
         iv.edges = np.concatenate([E[:, 0], [np.pi]])
-        iv.a, iv.A = a, A
+        iv.a, iv.A, iv.Ar = a, A, Ar
         iv.cum = np.concatenate([[0.0], np.cumsum(pm)])
+        iv.rcum = np.concatenate([np.cumsum(pm[::-1])[::-1], [0.0]])
         iv.mass = float(iv.cum[-1])
         iv.err = float(np.concatenate(done_err).sum())
         iv.n_evals = evals
@@ -154,4 +191,5 @@ def build_tables(ivs: Sequence[ChebInterval], density: Callable[[np.ndarray], np
     for iv in ivs:  # renormalise so that cdf(∞) = 1 exactly
         f = total / got
         iv.a, iv.A, iv.cum, iv.mass = iv.a * f, iv.A * f, iv.cum * f, iv.mass * f
+        iv.Ar, iv.rcum = iv.Ar * f, iv.rcum * f
     return abs(got - total) + sum(iv.err for iv in ivs)
