@@ -57,14 +57,22 @@ class Reference:
     def d2z(self, v):
         return 2 * mpm.fsum(pw * q / (v - q) ** 3 for pw, q in zip(self.pw, self.q))
 
-    def _newton(self, f, df, v, scale=None):
+    def _z_dz(self, v):
+        """``(z(v), z'(v))`` sharing the ``1/(v − q_k)``."""
+        u = [1 / (v - q) for q in self.q]
+        s1 = mpm.fsum(pw * uk for pw, uk in zip(self.pw, u))
+        s2 = mpm.fsum(pw * q * uk * uk for pw, q, uk in zip(self.pw, self.q, u))
+        return v * (1 + s1), 1 - s2
+
+    def _newton(self, step_of, v, extra: int = 0):
         """Newton's method in twice the reference precision (near a square-root edge ``z'(v)``
-        is tiny and the last digits of ``z(v) − x`` would otherwise stall it), stopped when the
-        step is below ``10^−(DPS+5) |v|``."""
-        with mpm.workdps(2 * DPS):
+        is tiny and the last digits of ``z(v) − x`` would otherwise stall it) plus ``extra``
+        digits, stopped when the step is below ``10^−(DPS+5) |v|``; ``step_of(v)`` is
+        ``f(v)/f'(v)``."""
+        with mpm.workdps(2 * DPS + extra):
             v = +v
             for _ in range(3000):  # from far, Newton halves the distance to a double root
-                step = f(v) / df(v)
+                step = step_of(v)
                 v = v - step
                 if abs(step) <= mpm.mpf(10) ** (-DPS - 5) * abs(v):
                     return v
@@ -73,9 +81,16 @@ class Reference:
     def solve(self, z, v0: complex):
         """``v`` with ``z(v) = z``, from ``v0``; ``Im v > 0`` when ``Im z > 0`` or ``z`` is real
         inside the support (then ``v0`` must have ``Im v0 > 0``)."""
+        def step(u):
+            zu, dzu = self._z_dz(u)
+            return (zu - z) / dzu
+
         with mpm.workdps(DPS):
             z = mpm.mpc(z)
-            v = self._newton(lambda u: self.z(u) - z, self.dz, mpm.mpc(v0))
+            # at a hard edge z(v) ~ v² is the difference of O(1) terms: |z| ≪ 1 needs
+            # log10(1/|z|) more digits (z = 5e-324 needs ~324)
+            extra = int(max(0, -mpm.log10(abs(z)))) if 0 < abs(z) < 1 else 0
+            v = self._newton(step, mpm.mpc(v0), extra)
             assert abs(self.z(v) - z) <= mpm.mpf(10) ** (4 - DPS) * (abs(z) + abs(v))
             return v
 
@@ -94,7 +109,7 @@ class Reference:
                         row.append((mpm.mpf(0), mpm.mpf(0)))
                         continue
                     v0 = -1 / complex(self.law.stieltjes(e))
-                    v = self._newton(self.dz, self.d2z, mpm.mpf(v0.real))
+                    v = self._newton(lambda u: self.dz(u) / self.d2z(u), mpm.mpf(v0.real))
                     row.append((self.z(v), v))
                 out.append((row[0][0], row[1][0], row[0][1], row[1][1]))
         return out

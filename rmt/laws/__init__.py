@@ -22,6 +22,15 @@ Atoms. When ``γ > 1`` the matrix has rank ``N < d`` and the law has an atom at 
 absolutely continuous part (it integrates to ``1 − atom``); ``cdf`` jumps by ``atom`` at 0, and
 ``ppf``/``rvs`` return 0 for that share of probability.
 
+Support and the atom. ``support()`` gives the edges of the absolutely continuous part (what
+plots, histogram grids, edge scalings and fits need, and what rmt has always returned);
+``support(include_atom=True)`` widens them to hold the atom, which is scipy.stats' meaning:
+``ppf(0)``, ``ppf(1)``, ``isf(1)`` and ``isf(0)`` are its ends and the cdf is 0 strictly below
+it. Both laws follow SciPy's generic checks atom-aware (``cdf(x⁻) ≤ q ≤ cdf(x)`` at ``x =
+ppf(q)``), except that a level outside [0, 1], a NaN or a complex point raises ValueError instead
+of giving NaN (rmt's rule for bad input). The accuracy of every method is stated in the laws'
+docstrings, as measured by tests/test_laws_checks.py against 30-digit references.
+
 Numerics of :class:`WeightedMP` (see its docstring for the details and error statements): the
 variable ``v = −1/m`` turns the equation into ``z = v (1 + Σ_k p_k w_k / (v − γ w_k))`` — a
 rational function with K simple poles, whose real critical points give the support edges exactly

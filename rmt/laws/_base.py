@@ -132,26 +132,33 @@ class SpectralLaw:
             return ret(xp.log(self._pdf(xp, a)))
 
     def cdf(self, x: Any) -> Any:
-        """``P(λ ≤ x)``, including the atom at 0 (a jump of ``atom`` there)."""
+        """``P(λ ≤ x)``, including the atom at 0 (a jump of ``atom`` there). Exactly 0 below
+        ``support(include_atom=True)[0]``, exactly 1 from its upper end on."""
         xp, a = real_points(x, "x")
         return ret(self._cdf(xp, a))
 
     def sf(self, x: Any) -> Any:
-        """Survival function ``P(λ > x)`` (computed directly, not as ``1 − cdf``)."""
+        """Survival function ``P(λ > x)``, computed from the upper end (not as ``1 − cdf``), so
+        that the upper tail keeps its accuracy relative to the mass near the edge."""
         xp, a = real_points(x, "x")
         return ret(self._sf(xp, a))
 
     def ppf(self, q: Any) -> Any:
         """Quantile ``inf{x : cdf(x) ≥ q}`` for ``q`` in [0, 1] (others raise ValueError).
 
-        ``ppf(0)`` is the lower end of the support (0 when the atom at 0 is the lowest point),
-        ``ppf(1)`` the upper end; levels that fall on the atom at 0 map to 0.
+        ``ppf(0)`` and ``ppf(1)`` are the ends of ``support(include_atom=True)``; levels on the
+        atom at 0, ``cdf(0⁻) < q ≤ cdf(0)``, map to 0; a level at the boundary of two support
+        intervals maps to the upper edge of the lower one. Within an interval the level is
+        solved by bracketed Newton from the nearer end in mass (see the law's accuracy notes
+        for the backward error ``|cdf(ppf(q)) − q|``); ppf is non-decreasing.
         """
         xp, a = prob_points(q, "q")
         return ret(self._ppf(xp, a))
 
     def isf(self, q: Any) -> Any:
-        """Inverse survival function: ``x`` with ``sf(x) = q`` (accurate for small ``q``)."""
+        """Inverse survival function ``inf{x : sf(x) ≤ q}`` (``= ppf(1 − q)`` without the rounding
+        of ``1 − q``: small ``q`` keep their relative accuracy); ``isf(0)`` and ``isf(1)`` are
+        the upper and lower ends of ``support(include_atom=True)``; isf is non-increasing."""
         xp, a = prob_points(q, "q")
         return ret(self._isf(xp, a))
 
@@ -160,7 +167,8 @@ class SpectralLaw:
 
         Branch: ``Im m > 0`` for ``Im z > 0`` and ``m(z̄) = conj(m(z))``; a real ``z`` is read as
         ``z + i0`` (so inside the support ``Im m(x + i0) = π · pdf(x)``). At ``z = 0`` where the law
-        has an atom (or a hard edge) ``m`` is infinite and ``1j*inf`` is returned.
+        has an atom or a hard edge, ``|m| = ∞`` and ``complex(0, inf)`` is returned (no warning):
+        the imaginary part is the limit from the upper half-plane, the real part is set to 0.
         """
         xp, a = complex_points(z, "z")
         return ret(self._stieltjes(xp, a))

@@ -72,7 +72,7 @@ class _Bulk:
             t1, t2 = s / r, (1.0 - r * r) * d / (r * r)
             val = th + t1 - t2
             level = th + xp.abs(t1) + xp.abs(t2)
-        return val / math.pi, 4.0 * EPS * level / math.pi
+        return val / math.pi, 2.0 * EPS * level / math.pi
 
     def _df1(self, xp: ModuleType, th: Any, sign: int) -> Any:
         """``dF₁/dθ = 2 sin²θ / (π (1 + ρ² − 2ρ cos θ))`` in half angles (finite at ρ = 1)."""
@@ -154,8 +154,21 @@ class MarchenkoPastur(SpectralLaw):
       (``ζ = z/σ²``, principal square roots: analytic off ``[a, b]``, ``~ −1/z`` at infinity),
       evaluated in whichever form avoids cancellation.
 
-    Accuracy (measured by tests/test_laws_checks.py against 30-digit mpmath references over
-    γ ∈ {1e-4, 0.1, 0.5, 1, 2, 10, 1e4} × σ² ∈ {0.5, 1, 3}): see :data:`ACCURACY`.
+    Accuracy, as measured by tests/test_laws_checks.py against 30-digit mpmath references over
+    γ ∈ {1e-4, 0.1, 0.5, 1, 2, 10, 1e4} × σ² ∈ {0.5, 1, 3} (``eps`` = 2.2e-16; "the condition
+    term" is what rounding ``x`` and the edges to floats, ``δ = 4 eps (|x| + width)``, does):
+
+    * ``pdf``: relative 4 eps plus the condition term ``|pdf(x ± δ) − pdf(x)|``; measured
+      ≤ 1.7e-13 relative farther than 1e-3 of the width from an edge, ≤ 0.37 of the bound
+      everywhere.
+    * ``cdf``, ``sf``: absolute 8 eps plus ``pdf(x) δ``; measured ≤ 2.8e-15 (σ² = 3, γ = 1e-4,
+      where the density reaches ~10); ``|cdf + sf − 1| ≤ 2.2e-16``.
+    * ``ppf``, ``isf``: backward error ``|cdf(x) − q|`` (``cdf(x⁻) ≤ q ≤ cdf(x)`` at the atom)
+      ≤ 5.0e-15 at levels 1–40 ulp from 0, 1, the atom and the edges; relative ≤ 2.7e-12 at
+      q = 1e-4, 1e-3 (the condition term at a hard edge); monotone on 10⁵ uniform levels.
+    * ``stieltjes``: relative ≤ 16 eps (1 + |z m'(z)/m|); measured ≤ 1.2e-13 for
+      ``Im z ≥ 1e-3`` width.
+    * ``moment``, ``mean``, ``var``: ≤ 2.0e-16 relative (k ≤ 4).
 
     Examples
     --------
@@ -220,23 +233,43 @@ class MarchenkoPastur(SpectralLaw):
     # --- density ------------------------------------------------------------------------------
     def pdf(self, x: Any) -> Any:
         """Density of the absolutely continuous part (integrates to ``1 − atom``); 0 off the open
-        bulk, ``inf`` at 0 when γ = 1. NaN raises ValueError. NumPy or CuPy in, same out."""
-        # NaN is checked on the result (the formula propagates it): one pass less per call
-        xp, a = real_points(x, "x", nan_check=False)
-        out = self._pdf(xp, a)
-        if bool(xp.isnan(xp.sum(out))):
+        bulk, ``inf`` at 0 when γ = 1. NaN raises ValueError. NumPy or CuPy in, same out.
+
+        See the class notes for its accuracy.
+        """
+        if type(x) is np.ndarray and x.dtype == np.float64:  # fast path: no conversions
+            xp, a = np, x
+        else:
+            xp, a = real_points(x, "x", nan_check=False)
+        # Σx² is NaN when x holds a NaN: one cheap pass checks (see _density for its other use)
+        sq = xp.vdot(a, a)
+        if math.isnan(float(sq)):
             raise ValueError("x must not contain NaN")
-        return ret(out)
+        return self._density(xp, a, sq) if a.ndim else ret(self._density(xp, a, sq))
 
     def _pdf(self, xp: ModuleType, x: Any) -> Any:
+        return self._density(xp, x, xp.vdot(x, x))
+
+    def _density(self, xp: ModuleType, x: Any, sq: Any) -> Any:
+        """The density at ``x``, given ``sq = Σ x²``: below 1e300 every |x| < 1e150 and the
+        product below cannot overflow; otherwise the points are first clipped near the bulk."""
+        if x.ndim == 0:  # the in-place steps need an array
+            return self._density(xp, x.reshape(1), sq).reshape(())
+        if not bool(sq < 1e300):
+            x = xp.clip(x, self._lo - 1.0, self._hi + 1.0)  # the density is 0 out there
         lo, hi = self._lo, self._hi
-        xc = xp.minimum(xp.maximum(x, lo), hi)  # keeps the product from overflowing
-        num = xp.sqrt((hi - xc) * (xc - lo))     # 0 off the open bulk, so the pdf is 0 there
+        xc = xp.maximum(x, lo)           # x ≤ 0 never reaches the denominator (γ ≠ 1)
+        p = xc - lo                      # three arrays in all: in place from here on
+        t = hi - xc
+        p *= t                           # < 0 above the bulk, 0 below it
+        xp.maximum(p, 0.0, out=p)
+        xp.sqrt(p, out=p)
         if lo > 0.0:
-            return num / (self._c * xc)
-        # γ = 1: hard edge, density ~ 1/√x at 0; xc = 0 off the bulk below
-        out = num / (self._c * xp.where(xc > 0, xc, 1.0))
-        return xp.where(x == 0, math.inf, out)
+            p /= xp.multiply(xc, self._c, out=t)
+            return p
+        # γ = 1: hard edge, density ~ 1/√x at 0; xc = 0 below the bulk
+        p /= self._c * xp.where(xc > 0, xc, 1.0)
+        return xp.where(x == 0, math.inf, p)
 
     # --- Stieltjes transform ------------------------------------------------------------------
     def _stieltjes(self, xp: ModuleType, z: Any) -> Any:

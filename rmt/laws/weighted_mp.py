@@ -63,7 +63,8 @@ class WeightedMP(SpectralLaw):
         The weight law ν (see :func:`as_weight_law`). Weights may be negative (the support then
         reaches below 0) or zero. At least one atom must be non-zero.
     n_atoms : int, default 64
-        Compression of sampled laws (:meth:`DiscreteWeights.from_samples`).
+        Compression of sampled laws (:meth:`DiscreteWeights.from_samples`, which says how the
+        accuracy of this law depends on it: about ``0.15 / n_atoms`` in Kolmogorov distance).
     n_samples : int, default 2**20
         Draws from a callable sampler.
     seed : optional
@@ -111,10 +112,28 @@ class WeightedMP(SpectralLaw):
     panels (8 to start, halved where needed) carrying 32-point Chebyshev interpolants of ``g``;
     a panel is accepted when its last four coefficients, times its width, are below
     ``cdf_tol · width/π`` (or 256 eps of its own size). The cdf is the exact integral of the
-    interpolants; the masses are renormalised to ``1 − atom`` and :attr:`cdf_error` reports the
-    sum of the panel error estimates plus that renormalisation. ``ppf`` is bracketed Newton on
-    the same interpolants (machine precision relative to them) and ``rvs`` is ``ppf`` of uniform
-    draws.
+    interpolants (the sf summed from the upper end); the masses are renormalised to
+    ``1 − atom`` and :attr:`cdf_error` reports the sum of the panel error estimates plus that
+    renormalisation. This is the generic table of :mod:`rmt.laws._table`: only ``z(v)``, the
+    support and the solve are specific to this law. ``ppf`` is bracketed Newton on the same
+    interpolants and ``rvs`` is ``ppf`` of uniform draws.
+
+    **Accuracy**, as measured by tests/test_laws_checks.py against 30-digit mpmath references
+    (Newton in 60 digits, the cdf in closed form from ``v``) over 16 laws (two-point {1, 4} at
+    γ from 1e-4 to 1e4, {−1, 2}, {0, 1}, point masses, 20,000 lognormal samples), ``eps`` =
+    2.2e-16:
+
+    * ``pdf``: relative ≤ 1.4e-13 farther than 1e-3 of the width from an edge. Nearer, the
+      Newton solve's stopping rule (relative residual ``tol``) moves ``v`` by up to
+      ``√(2 tol |v| / |z''(v)|)``: measured ≤ 3.3e-6 of the peak density within 1e-3 of the
+      width of an edge (where the density itself is small).
+    * ``cdf``, ``sf``: absolute ≤ :attr:`cdf_error` + 8 eps (≤ 1e-13 on the grid); measured
+      ≤ 4.4e-16, ≤ 0.15 of that bound; ``|cdf + sf − 1| ≤ 4.4e-16``.
+    * ``ppf``, ``isf``: backward error ``|cdf(x) − q|`` (atom-aware) ≤ 2.4e-15 at levels 1–40
+      ulp from 0, 1, the atom, every interval boundary and table-panel boundary; relative
+      ≤ 1.6e-12 at q = 1e-4, 1e-3; monotone on 10⁵ uniform levels.
+    * ``stieltjes``: relative ≤ 1.1e-13 for ``Im z ≥ 1e-3`` width.
+    * ``moment``: ≤ 1.9e-16 relative (k ≤ 4).
 
     References
     ----------
@@ -343,8 +362,16 @@ class WeightedMP(SpectralLaw):
         return v, res, stp, conv
 
     def _solve_upper(self, xp: ModuleType, z: Any) -> tuple:
-        """v with Im v > 0 solving z(v) = z for Im z ≥ 0 (Im z = 0 only inside the support)."""
+        """v with Im v > 0 solving z(v) = z for Im z ≥ 0 (Im z = 0 only inside the support),
+        in chunks of points that keep each (points × atoms) temporary near 32 MB."""
         z = z.ravel()
+        chunk = max(64, 2 ** 22 // self._q.size)
+        if z.shape[0] <= chunk:
+            return self._solve_upper_chunk(xp, z)
+        parts = [self._solve_upper_chunk(xp, z[c:c + chunk]) for c in range(0, z.shape[0], chunk)]
+        return tuple(xp.concatenate([p[k] for p in parts]) for k in range(4))
+
+    def _solve_upper_chunk(self, xp: ModuleType, z: Any) -> tuple:
         x, eta = z.real, z.imag
         W = self._span
         eta0 = 2.0 * W

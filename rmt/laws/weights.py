@@ -106,6 +106,27 @@ class DiscreteWeights:
         variance. Hence ``E w`` and ``E w²`` of the empirical law are preserved exactly (to
         rounding), atoms never leave the sample range (no sign is created), and higher moments
         are approximated.
+
+        How many atoms. The spectral law ``WeightedMP(γ, ν_n)`` of the compressed law differs
+        from that of the full sample mostly at the top of the spectrum: the last bins hold the
+        largest weights, which set the upper edge, so a few atoms there move it (64 atoms of
+        20,000 lognormal samples put the edge at 6.83 instead of 7.74) and can split off small
+        support intervals. Measured at γ = 1/2 (Kolmogorov distance to the law of a ≥ 2,000-atom
+        compression of the same 20,000 samples; tests/test_laws_checks.py checks the bound):
+
+        ========  ==========================  ==================================
+        n_atoms   lognormal, log-sd 0.8       C·p(1 − p), C = 1000, σ = 1
+        ========  ==========================  ==================================
+        16        6.1e-3                      9.5e-3
+        64        9.6e-4                      1.0e-3
+        256       9.6e-5                      2.2e-4
+        1024      1.2e-5                      —
+        ========  ==========================  ==================================
+
+        so the distance stays below ``0.15 / n_atoms`` for these laws: an accuracy ``tol`` needs
+        about ``0.15 / tol`` atoms (64 give ~1e-3, far below the ``2 ln d / d`` rigidity bound
+        of a d ≤ 10⁴ spectrum). For another law, compare the result with ``2 n_atoms``: the
+        change estimates the error. The cost of the law grows about linearly with the atoms.
         """
         x = np.asarray(bk.to_numpy(samples), dtype=np.float64).ravel()
         n_atoms = check_int("n_atoms", n_atoms, 2)
