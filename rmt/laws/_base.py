@@ -1,6 +1,6 @@
 """The base of the spectral laws: validation of evaluation points, the scipy.stats-like public
 surface, and the generic machinery that turns a density on intervals (plus an atom at 0) into
-cdf, sf, ppf, isf and rvs.
+cdf, sf, ppf, isf, rvs and moments.
 
 A law subclasses :class:`SpectralLaw` and gives its support intervals (:attr:`intervals`), its
 atom at 0 (``_atom``, default none) and its density ``_pdf(xp, x)``; nothing else is needed.
@@ -82,8 +82,10 @@ class SpectralLaw:
     """Shared public surface and the generic density → cdf table → quantile machinery.
 
     Subclasses give :attr:`intervals`, ``_atom`` and ``_pdf(xp, x)`` (on validated float64
-    arrays of namespace ``xp``); optionally ``_pieces`` (intervals with closed-form masses),
-    ``_stieltjes(xp, z)`` and ``moment(k)``.
+    arrays of namespace ``xp``); optionally ``_pieces`` (intervals with closed-form masses:
+    ``lo, hi, mass, G_of_x, S_of_x, invert``), ``_stieltjes(xp, z)`` and ``moment(k)``. The
+    generic table reaches cdf errors of a few eps (2.2e-16 and a ppf backward error of 3.3e-16
+    measured on a semicircle given by its density alone, tests/test_laws_checks.py).
     """
 
     _atom: float = 0.0
@@ -174,8 +176,13 @@ class SpectralLaw:
         return ret(self._stieltjes(xp, a))
 
     # --- moments ------------------------------------------------------------------------------
-    def moment(self, k: int) -> float:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def moment(self, k: int) -> float:
+        """``E[λ^k]`` by quadrature of the cdf table (the atom at 0 adds nothing for k ≥ 1);
+        laws that know their moments override this."""
+        k = check_order(k)
+        if k == 0:
+            return 1.0
+        return float(sum(iv.moment(k) for iv in self._pieces()))
 
     def moments(self, kmax: int) -> np.ndarray:
         """``[E λ, E λ², ..., E λ^kmax]`` (NumPy array)."""

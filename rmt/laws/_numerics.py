@@ -1,5 +1,5 @@
-"""Numerical helpers shared by the laws: safeguarded Newton, bisection to the last bit, the
-Chebyshev (DCT) transforms of the cdf tables, and the angle coordinate of a support interval.
+"""Numerical helpers shared by the laws: safeguarded Newton, bisection to the last bit, and the
+Chebyshev (DCT) transforms of the cdf tables.
 
 Everything takes the array namespace ``xp`` (NumPy or CuPy) where it works on evaluation points;
 the table construction itself runs on the host.
@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-EPS = float(np.finfo(np.float64).eps)
+from ..stats import EPS  # one machine epsilon for all of rmt
 
 
 def newton_bracketed(xp: ModuleType, fun: Callable, dfun: Callable, lo: Any, hi: Any, x0: Any,

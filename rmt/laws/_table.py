@@ -137,6 +137,18 @@ class ChebInterval:
         return xp.minimum(self.lo + L * xp.sin(0.5 * th) ** 2, self.hi)
 
 
+    def moment(self, k: int) -> float:
+        """``∫ x^k dF`` over the interval: Gauss–Legendre (PANEL_N nodes) on every panel of the
+        interpolant, exact for it up to the smooth factor ``x(θ)^k``."""
+        t, w = np.polynomial.legendre.leggauss(PANEL_N)
+        P = self.edges.shape[0] - 1
+        half = 0.5 * np.diff(self.edges)
+        th = (self.edges[:-1] + half)[:, None] + half[:, None] * t          # (P, n)
+        g = cheb_eval(np, np.repeat(self.a.T, PANEL_N, axis=1), np.tile(t, P)).reshape(P, -1)
+        x = self.lo + (self.hi - self.lo) * np.sin(0.5 * th) ** 2
+        return float(np.sum(half[:, None] * w * g * x ** k))
+
+
 def build_tables(ivs: Sequence[ChebInterval], density: Callable[[np.ndarray], np.ndarray],
                  total: float, cdf_tol: float, max_panels: int) -> float:
     """Fill the cdf tables of ``ivs`` from ``density`` (host arrays in, host arrays out; 0 at

@@ -64,7 +64,7 @@ class WeightedMP(SpectralLaw):
         reaches below 0) or zero. At least one atom must be non-zero.
     n_atoms : int, default 64
         Compression of sampled laws (:meth:`DiscreteWeights.from_samples`, which says how the
-        accuracy of this law depends on it: about ``0.15 / n_atoms`` in Kolmogorov distance).
+        accuracy of this law depends on it: about ``0.16 / n_atoms`` in Kolmogorov distance).
     n_samples : int, default 2**20
         Draws from a callable sampler.
     seed : optional

@@ -123,8 +123,8 @@ class DiscreteWeights:
         1024      1.2e-5                      —
         ========  ==========================  ==================================
 
-        so the distance stays below ``0.15 / n_atoms`` for these laws: an accuracy ``tol`` needs
-        about ``0.15 / tol`` atoms (64 give ~1e-3, far below the ``2 ln d / d`` rigidity bound
+        so the distance stays below ``0.16 / n_atoms`` for these laws: an accuracy ``tol`` needs
+        about ``0.16 / tol`` atoms (64 give ~1e-3, far below the ``2 ln d / d`` rigidity bound
         of a d ≤ 10⁴ spectrum). For another law, compare the result with ``2 n_atoms``: the
         change estimates the error. The cost of the law grows about linearly with the atoms.
         """
