@@ -489,9 +489,9 @@ def test_scipy_checks_on_the_grid(name):
     law, ref = law_of(name), ref_of(name)
     xs, qs = x_points(name), q_points(name)
     if getattr(law, "weights", None) is not None and law.weights.n_atoms > 8:
-        # 30-digit solves cost ~0.1 s each with 64 atoms: the default run takes every other
+        # 30-digit solves cost ~0.1 s each with 64 atoms: the default run takes every third
         # point here (the slow run takes them all)
-        xs, qs = xs[::2], qs[::2]
+        xs, qs = xs[::3], qs[::3]
     run_all(law, ref, xs, qs, 10_000)
 
 
@@ -573,7 +573,8 @@ def test_must_show_ppf_095():
 def test_reference_cdf_matches_quadrature():
     """The reference's cdf formula (Im Φ) against 30-digit Gauss–Legendre quadrature of its own
     density in the angle of the interval (where the integrand is smooth)."""
-    for law in (MarchenkoPastur(0.5, 3.0), WeightedMP(2.0, ([-1.0, 2.0], [0.5, 0.5]))):
+    # one law with an atom, two intervals and negative weights (MP is the one-atom case)
+    for law in (WeightedMP(2.0, ([-1.0, 2.0], [0.5, 0.5])),):
         ref = reference_for(law)
         lo, hi, _, _ = ref.edges[-1]
         with mpm.workdps(30):
@@ -581,7 +582,7 @@ def test_reference_cdf_matches_quadrature():
                 return ref.pdf(lo + (hi - lo) * mpm.sin(th / 2) ** 2) * (hi - lo) / 2 * mpm.sin(th)
 
             base = ref.cdf(float(lo))
-            for x in (float(lo + (hi - lo) / 3), float(lo + 0.9 * (hi - lo))):
+            for x in (float(lo + 0.9 * (hi - lo)),):
                 th_x = 2 * mpm.asin(mpm.sqrt((x - lo) / (hi - lo)))
                 quad = mpm.quad(g, [0, th_x], method="gauss-legendre")
                 assert abs(ref.cdf(x) - base - quad) < mpm.mpf(10) ** -20
@@ -605,7 +606,7 @@ def test_scipy_checks_on_drawn_mp(log_ratio, log_scale):
     check_monotone(law, 2001)
 
 
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(nu=weight_laws(max_atoms=3, resolution=4), ratio=st.sampled_from([0.05, 0.5, 1.0, 3.0]))
 def test_scipy_checks_on_drawn_weighted(nu, ratio):
     law = WeightedMP(ratio, nu)
