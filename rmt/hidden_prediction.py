@@ -132,12 +132,25 @@ def _plans() -> dict[str, list[tuple[float, list[list[tuple[int, int]]]]]]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _laplace(tau: float) -> Any:
+    """The Laplace table of :mod:`rmt.predictions` at logit scale ``τ`` with every
+    ``φ_{m,a}``, ``m, a ≤ 4``, computed and its ``n_u × n_z`` kernel dropped: the kernel is
+    tens of MB and only the ``φ`` vectors (``n_u`` numbers each) are used afterwards."""
+    from .predictions import _LaplaceTable  # noqa: PLC0415 - the exact softmax-moment quadrature
+
+    tab = _LaplaceTable(tau)
+    for m in range(_LaplaceTable.M_MAX + 1):
+        for a in range(5):
+            tab.phi(m, a)
+    tab.E = None
+    return tab
+
+
 def _softmax_expectation(name: str, C: int, tau: float) -> float:
     """``E`` of a one-sample quantity (:func:`_plans`) by the exact Laplace quadrature:
     ``E[Π_B p^{m_B} z^{a_B}]`` over ``q`` distinct classes times ``C(C−1)⋯(C−q+1)``."""
-    from .predictions import _table  # noqa: PLC0415 - the Laplace tables of the linear model
-
-    tab = _table(tau)
+    tab = _laplace(float(tau))
     total = 0.0
     for coef, specs in _plans()[name]:
         if not specs:
@@ -177,13 +190,11 @@ def _class1_tables(C: int, tau_max: float) -> tuple[np.ndarray, dict[str, np.nda
     ``f45t = (E[Σ'p_c z_c²|z_1] − E[(Σ'p_c z_c)²|z_1])/τ²``, ``f7 = E[Σ'p_c²|z_1]`` on the grid
     ``(τ, ζ = z_1/τ)`` (``Σ'`` over the other ``C − 1`` classes), by the Laplace representation
     with class 1's factor ``e^{−t e^{z_1}}`` kept outside the expectation."""
-    from .predictions import _table  # noqa: PLC0415
-
     taus = _tau_grid(tau_max)
     zgrid = _zeta_grid()
     out = {k: np.empty((taus.size, zgrid.size)) for k in ("f1", "f2", "f3t", "f45t", "f7")}
     for i, tau in enumerate(taus):
-        tab = _table(tau)
+        tab = _laplace(float(tau))
         u, h = tab.u, tab.u[1] - tab.u[0]
         lp0 = tab.log_phi0
 

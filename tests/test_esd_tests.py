@@ -210,3 +210,14 @@ def test_quick_scale_rivals_are_rejected(kind):
             r = moment_test(own[0], FixedWeights(own[1]).scaled(f), 800, orders=(1, 2),
                             n_data_draws=64, seed=3, mean_correction=corr)
             assert r.rejected, f"own weights × {f}: {r}"
+
+
+def test_nulls_give_their_limiting_laws():
+    from rmt.laws import diagonal_block_weights
+
+    w = np.linspace(0.5, 1.5, 50)
+    assert FixedWeights(w).scaled(0.95).law(0.5).weights.mean() == pytest.approx(0.95, rel=1e-12)
+    nu = DiscreteWeights(np.array([1.0, 3.0]), np.array([0.5, 0.5]))
+    assert IIDWeights(nu).law(0.5).mean() == pytest.approx(2.0, rel=1e-12)
+    want = diagonal_block_weights(10, 1.0).mean()
+    assert SoftmaxBlockWeights(10, 1.0, 400).law(0.5).weights.mean() == pytest.approx(want)
