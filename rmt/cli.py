@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int_arg(0), default=0)
     v.add_argument("--list", action="store_true", help="list claim ids and statements")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    v.add_argument("--planted", action="store_true",
+                   help="also judge each claim once per rival with the rival planted as the "
+                        "prediction (same estimate) and print how many were rejected; exit 1 "
+                        "if a planted rival holds")
 
     f = sub.add_parser("figures", help="redraw every figure from a stored results file")
     f.add_argument("--from", dest="source", required=True, metavar="RESULTS",
@@ -171,7 +175,8 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from rmt import claims as cl
-    from rmt.verify import format_table, verify, write_report
+    from rmt.verify import (format_planted, format_table, planted_summary, summary_line, verify,
+                            write_report)
 
     if args.list:
         for c in cl.registry().values():
@@ -195,16 +200,24 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = verify(args.claims, scale=args.scale, seed=args.seed, backend=args.backend,
                      on_result=progress)
+    planted = planted_summary(results) if args.planted else None
     paths = write_report(results, args.out, backend=args.backend, seed=args.seed,
-                         command="rmt " + " ".join(sys.argv[1:]))
+                         command="rmt " + " ".join(sys.argv[1:]), planted=planted)
     rows = [r.to_dict() for r in results]
     print(format_table(rows))
     n_fail = sum(r["verdict"] == "fails" for r in rows)
-    n_inc = sum(r["verdict"] == "inconclusive" for r in rows)
-    print(f"{len(rows)} claims: {len(rows) - n_fail - n_inc} hold, {n_fail} fail, "
-          f"{n_inc} inconclusive ({time.perf_counter() - t0:.1f} s). "
+    print(f"{summary_line(rows)} ({time.perf_counter() - t0:.1f} s). "
           f"Report: {paths['report']}; numbers: {paths['results']}")
-    return 1 if n_fail else 0
+    held = []
+    if planted is not None:
+        print()
+        print(format_planted(planted))
+        held = [f"{r['id']}: {name}" for r in planted for name in r["held"]]
+        print(f"planted runs: {sum(r['rejected'] for r in planted)} of "
+              f"{sum(len(r['rivals']) for r in planted)} planted rivals rejected over "
+              f"{len(planted)} claims with rivals; planted rivals that hold: {len(held)}"
+              + (f" ({'; '.join(held)})" if held else ""))
+    return 1 if n_fail or held else 0
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:

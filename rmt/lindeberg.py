@@ -91,8 +91,9 @@ from .covariance import (
     weighted_covariance,
 )
 from .models import LinearClassifier
-from .montecarlo import Estimate, MonteCarloResult, run_trials
+from .montecarlo import MonteCarloResult, run_trials
 from .spectra import eigvalsh_batched, moments_from_eigenvalues, stieltjes_from_eigenvalues
+from .stats import Estimate, PowerLawFit, fit_power_law
 from .validation import check_choice, check_int, check_probability, check_real
 
 __all__ = [
@@ -105,8 +106,8 @@ __all__ = [
     "deterministic_stieltjes",
     "SupGap",
     "sup_gap",
-    "PowerLawFit",
-    "fit_power_law",
+    "PowerLawFit",      # re-exported from rmt.stats
+    "fit_power_law",    # re-exported from rmt.stats
     "LindebergPath",
     "side_seed",
     "simulate_path",
@@ -581,109 +582,6 @@ def sup_gap(per_trial: Any, level: float = 0.95, *, n_boot: int = 2000,
                   ci=(float(lo), float(hi)), bias=float(boot.mean() - absm[j]),
                   noise_floor=float(null.mean()), noise_quantile=q,
                   above_floor=bool(lo > q), level=level, n_trials=T, n_points=int(D.shape[1]))
-
-
-@dataclass(frozen=True)
-class PowerLawFit:
-    """``y ≈ a x^b`` fitted on log-log axes.
-
-    Attributes
-    ----------
-    slope, intercept : float
-        ``b`` and ``ln a``.
-    stderr : float
-        Standard error of ``b`` (inflated by ``√(χ²/dof)`` when the points scatter more than
-        their errors allow).
-    ci : (float, float)
-        ``level`` interval of ``b``.
-    level : float
-    method : str
-    n : int
-    chi2 : float
-        Weighted residual sum of squares (NaN for OLS).
-    dof : int
-    """
-
-    slope: float
-    intercept: float
-    stderr: float
-    ci: tuple[float, float]
-    level: float
-    method: str
-    n: int
-    chi2: float = float("nan")
-    dof: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"slope": self.slope, "intercept": self.intercept, "stderr": self.stderr,
-                "ci": list(self.ci), "level": self.level, "method": self.method, "n": self.n,
-                "chi2": None if not math.isfinite(self.chi2) else self.chi2, "dof": self.dof}
-
-
-def fit_power_law(x: Any, y: Any, yerr: Any = None, level: float = 0.95) -> PowerLawFit:
-    """Fit ``ln y = ln a + b ln x``.
-
-    Without ``yerr``: ordinary least squares, CI ``b̂ ± t_{n−2} SE`` (needs ``n >= 3``). With
-    ``yerr``: weighted least squares with ``sd(ln y_i) = yerr_i/y_i`` (delta method), ``SE(b̂) =
-    (Σ w (ln x − mean)²)^{−1/2}``; when ``χ²/dof > 1`` the SE is multiplied by ``√(χ²/dof)``
-    (Birge ratio: the points scatter more than their errors, e.g. finite-size corrections) and
-    the quantile is ``t_{n−2}``, otherwise the normal quantile (known variances).
-
-    Parameters
-    ----------
-    x, y : array_like, positive, same length (>= 2 distinct ``x``)
-    yerr : array_like, positive, optional
-    level : float in (0, 1)
-
-    Returns
-    -------
-    PowerLawFit
-    """
-    from scipy import stats  # noqa: PLC0415
-
-    level = check_probability("level", level)
-    lx = np.asarray(x, dtype=np.float64).ravel()
-    ly = np.asarray(y, dtype=np.float64).ravel()
-    if lx.size != ly.size:
-        raise ValueError(f"x and y must have the same length, got {lx.size} and {ly.size}")
-    if lx.size < 2 or np.unique(lx).size < 2:
-        raise ValueError("x must contain at least two distinct values")
-    if not (np.all(np.isfinite(lx)) and np.all(np.isfinite(ly))) or np.any(lx <= 0) or np.any(ly <= 0):
-        raise ValueError("x and y must be finite and > 0 (they are fitted on log-log axes)")
-    n = lx.size
-    X, Y = np.log(lx), np.log(ly)
-    if yerr is None:
-        if n < 3:
-            raise ValueError(f"x and y need at least 3 points without yerr, got {n}")
-        xb, yb = X.mean(), Y.mean()
-        sxx = float(np.sum((X - xb) ** 2))
-        b = float(np.sum((X - xb) * (Y - yb)) / sxx)
-        a = float(yb - b * xb)
-        s2 = float(np.sum((Y - a - b * X) ** 2) / (n - 2))
-        se = math.sqrt(s2 / sxx)
-        q = float(stats.t.ppf(0.5 + level / 2, n - 2))
-        return PowerLawFit(b, a, se, (b - q * se, b + q * se), level, f"OLS, t_{n - 2}", n,
-                           dof=n - 2)
-    e = np.asarray(yerr, dtype=np.float64).ravel()
-    if e.size != n or not np.all(np.isfinite(e)) or np.any(e <= 0):
-        raise ValueError(f"yerr must hold {n} finite values > 0")
-    w = (ly / e) ** 2
-    sw = float(w.sum())
-    xb, yb = float(np.sum(w * X) / sw), float(np.sum(w * Y) / sw)
-    sxx = float(np.sum(w * (X - xb) ** 2))
-    b = float(np.sum(w * (X - xb) * (Y - yb)) / sxx)
-    a = yb - b * xb
-    chi2 = float(np.sum(w * (Y - a - b * X) ** 2))
-    dof = n - 2
-    se = math.sqrt(1.0 / sxx)
-    if dof > 0 and chi2 / dof > 1.0:
-        se *= math.sqrt(chi2 / dof)
-        q = float(stats.t.ppf(0.5 + level / 2, dof))
-        method = f"WLS, errors inflated by sqrt(chi2/dof) = {math.sqrt(chi2 / dof):.3g}, t_{dof}"
-    else:
-        q = float(stats.norm.ppf(0.5 + level / 2))
-        method = "WLS, known errors, normal"
-    return PowerLawFit(b, a, se, (b - q * se, b + q * se), level, method, n, chi2, dof)
 
 
 # --------------------------------------------------------------------------------------------

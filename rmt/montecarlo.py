@@ -20,11 +20,11 @@ per-trial densities (fraction per unit length in each bin).
 
 Intervals
 ---------
-``stderr = s/√n`` with ``s`` the sample standard deviation (``ddof = 1``). ``ci(level)`` is
-``mean ± q · stderr`` with ``q`` the Student-t quantile ``t_{n−1}((1 + level)/2)`` (the default,
-``method="t"``: exact for normal trials, and it tends to the normal interval as ``n`` grows, so it
-is never the narrower of the two) or the standard normal quantile (``method="normal"``:
-asymptotic, by the central limit theorem).
+Each statistic's summary is an :class:`rmt.stats.Estimate` (re-exported here) with
+``stderr = s/√n`` (``s`` the sample standard deviation, ``ddof = 1``; kept in ``extra["std"]``)
+and ``dof = n − 1``: ``ci(level)`` is ``mean ± t_{n−1}((1 + level)/2)·stderr`` (exact for normal
+trials, and never narrower than the normal interval, to which it tends as ``n`` grows), or the
+normal interval with ``method="normal"`` (asymptotic, by the central limit theorem).
 """
 
 from __future__ import annotations
@@ -45,20 +45,19 @@ from .spectra import (
     moments_from_eigenvalues,
     stieltjes_from_eigenvalues,
 )
-from .validation import check_choice, check_int, check_probability
+from .stats import CI_METHODS, Estimate, jsonable
+from .validation import check_choice, check_int
 
 __all__ = [
-    "CI_METHODS",
+    "CI_METHODS",   # re-exported from rmt.stats
     "Welford",
-    "Estimate",
+    "Estimate",     # re-exported from rmt.stats: the one estimate type
     "MonteCarloResult",
     "trial_seed",
     "run_trials",
     "simulate_spectra",
     "default_edges",
 ]
-
-CI_METHODS = ("t", "normal")
 
 
 def trial_seed(seed: Any, t: int) -> np.random.SeedSequence:
@@ -71,17 +70,6 @@ def trial_seed(seed: Any, t: int) -> np.random.SeedSequence:
     ss = bk.as_seed_sequence(seed)
     return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (t,),
                                   pool_size=ss.pool_size)
-
-
-def _quantile(level: float, n: int, method: str) -> float:
-    from scipy import stats  # noqa: PLC0415 - SciPy is a dependency; imported when needed
-
-    p = 0.5 * (1.0 + level)
-    if method == "normal":
-        return float(stats.norm.ppf(p))
-    if n < 2:
-        return math.inf
-    return float(stats.t.ppf(p, df=n - 1))
 
 
 class Welford:
@@ -144,62 +132,14 @@ class Welford:
         v = self._m2 / (self.n - 1) if self.n > 1 else np.full_like(self._m2, np.nan)
         return self._out(v)
 
-    def estimate(self) -> "Estimate":
+    def estimate(self) -> Estimate:
+        """Mean, standard error ``s/√n`` and ``n − 1`` degrees of freedom (``extra["std"]``: s)."""
         var = self.variance
         if self._complex:
             std = np.sqrt(var.real) + 1j * np.sqrt(var.imag)
         else:
             std = np.sqrt(var)
-        return Estimate(mean=self.mean, std=std, stderr=std / math.sqrt(self.n), n_trials=self.n)
-
-
-def _json(a: Any) -> Any:
-    a = np.asarray(a)
-    if np.iscomplexobj(a):
-        return {"real": _json(a.real), "imag": _json(a.imag)}
-    a = a.astype(np.float64)
-    if a.ndim == 0:
-        return float(a) if np.isfinite(a) else None
-    return [_json(x) for x in a]
-
-
-@dataclass(frozen=True, eq=False)
-class Estimate:
-    """Mean of a statistic over trials with its standard error.
-
-    Attributes
-    ----------
-    mean : float, complex or ndarray
-    stderr : same type
-        ``std / √n`` (complex statistics: ``SE_re + i SE_im``).
-    std : same type
-        Sample standard deviation across trials (``ddof = 1``).
-    n_trials : int
-    """
-
-    mean: Any
-    stderr: Any
-    std: Any
-    n_trials: int
-
-    def ci(self, level: float = 0.95, method: str = "t") -> tuple[Any, Any]:
-        """``(low, high) = mean ∓ q · stderr`` (componentwise for complex); see module notes."""
-        level = check_probability("level", level)
-        method = check_choice("method", method, CI_METHODS)
-        q = _quantile(level, self.n_trials, method)
-        m, se = np.asarray(self.mean), np.asarray(self.stderr)
-        if np.iscomplexobj(m):
-            lo = (m.real - q * se.real) + 1j * (m.imag - q * se.imag)
-            hi = (m.real + q * se.real) + 1j * (m.imag + q * se.imag)
-        else:
-            lo, hi = m - q * se, m + q * se
-        return (lo[()] if lo.ndim == 0 else lo), (hi[()] if hi.ndim == 0 else hi)
-
-    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        lo, hi = self.ci(level)
-        return {"mean": _json(self.mean), "stderr": _json(self.stderr), "std": _json(self.std),
-                "n_trials": self.n_trials, "ci_level": level, "ci_method": "t",
-                "ci_low": _json(lo), "ci_high": _json(hi)}
+        return Estimate(self.mean, std / math.sqrt(self.n), self.n, self.n - 1, {"std": std})
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,7 +197,7 @@ class MonteCarloResult:
         return {"n_trials": self.n_trials, "batch_size": self.batch_size,
                 "seed_entropy": None if self.seed_entropy is None else str(self.seed_entropy),
                 "elapsed_s": self.elapsed_s, "meta": self.meta,
-                "edges": {k: _json(v) for k, v in self.edges.items()},
+                "edges": jsonable(self.edges),
                 "estimates": {k: e.to_dict(level) for k, e in self.estimates.items()}}
 
 
