@@ -38,7 +38,7 @@ from functools import lru_cache
 import sympy as sp
 from sympy.utilities.iterables import multiset_partitions
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 
 __all__ = [
     "DIM",
@@ -184,36 +184,39 @@ def derive_esd_moments() -> ProofResult:
     def zero(expr: sp.Expr) -> bool:   # every comparison here is of polynomials
         return sp.expand(expr) == 0
 
-    ok = zero(cond[1] - S[0] / N)
-    # k = 2: (d+2)S2/N² + (S1² − S2)/N²; iid: the exact E‖B‖²_F/d of block_norm_limits
-    ok &= zero(cond[2] - ((d + 2) * S[1] + S[0] ** 2 - S[1]) / N ** 2)
-    ok &= zero(iid[2] - (N * mu[1] * d * (d + 2) + N * (N - 1) * mu[0] ** 2 * d) / (N ** 2 * d))
+    require("E[m_1 | w] = S_1/N", zero(cond[1] - S[0] / N))
+    require("E[m_2 | w] = ((d+2)S_2 + S_1² − S_2)/N²",
+            zero(cond[2] - ((d + 2) * S[1] + S[0] ** 2 - S[1]) / N ** 2))
+    require("iid E m_2 = block_norm_limits.exact_sq_norm / d",
+            zero(iid[2] - (N * mu[1] * d * (d + 2) + N * (N - 1) * mu[0] ** 2 * d) / (N ** 2 * d)))
     notes.append("k = 1, 2 equal the closed forms (block_norm_limits.exact_sq_norm)")
-    # w ≡ 1: exact Wishart moments (S_j = N, μ_j = 1)
     ones = {s: N for s in S}
-    wish2 = N * d * (N + d + 1)
-    wish3 = N * d * (N ** 2 + d ** 2 + 3 * N * d + 3 * N + 3 * d + 4)
-    ok &= zero(cond[2].subs(ones) * N ** 2 * d - wish2)
-    ok &= zero(cond[3].subs(ones) * N ** 3 * d - wish3)
-    ok &= all(zero(iid[k].subs({m: 1 for m in mu}) - cond[k].subs(ones))
-              for k in range(1, K_MAX + 1))
+    require("w ≡ 1: E tr(XᵀX)² = Nd(N+d+1)", zero(cond[2].subs(ones) * N ** 2 * d
+                                                 - N * d * (N + d + 1)))
+    require("w ≡ 1: E tr(XᵀX)³ = Nd(N²+d²+3Nd+3N+3d+4)",
+            zero(cond[3].subs(ones) * N ** 3 * d
+                 - N * d * (N ** 2 + d ** 2 + 3 * N * d + 3 * N + 3 * d + 4)))
+    require("w ≡ 1: iid and conditional moments agree",
+            all(zero(iid[k].subs({m: 1 for m in mu}) - cond[k].subs(ones))
+                for k in range(1, K_MAX + 1)))
     notes.append("w ≡ 1: E tr(XᵀX)² = Nd(N+d+1), E tr(XᵀX)³ = Nd(N²+d²+3Nd+3N+3d+4)")
-    # the iid moment is the expectation of the conditional one over iid power sums
     for k in range(2, K_MAX + 1):
-        ok &= zero(_expect_power_sum_poly(cond[k], S, mu, N) - iid[k])
+        require(f"E over iid weights of E[m_{k}|w] is the iid moment",
+                zero(_expect_power_sum_poly(cond[k], S, mu, N) - iid[k]))
     notes.append(f"E over iid weights of E[m_k|w] equals the iid moment (k ≤ {K_MAX})")
     # d = γN → ∞: a polynomial in ε = 1/N whose constant term is the weighted-MP moment
     eps = sp.Symbol("epsilon", positive=True)
     for k in range(1, K_MAX + 1):
         series = sp.Poly(sp.expand(iid[k].subs(d, GAMMA * N).subs(N, 1 / eps)), eps)
-        ok &= zero(series.eval(0) - _weighted_mp_moment(k))
+        require(f"m_{k} → weighted-MP moment as d = γN → ∞",
+                zero(series.eval(0) - _weighted_mp_moment(k)))
     notes.append(f"limits d = γN → ∞ equal the weighted-MP moments for k ≤ {K_MAX}")
     objects = {
-        "d": d, "N": N, "gamma": GAMMA,
-        "power_sums": S, "weight_moments": mu,
+        "symbols": by_name(d, N, GAMMA),
+        "power_sums": by_name(*S), "weight_moments": by_name(*mu),
         "conditional": cond, "iid": iid,
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes) + f". E[m_3|w] = {cond[3]}")
+    return ProofResult(True, objects, "; ".join(notes) + f". E[m_3|w] = {cond[3]}")
 
 
 def _expect_power_sum_poly(expr: sp.Expr, S: tuple[sp.Symbol, ...], mu: tuple[sp.Symbol, ...],

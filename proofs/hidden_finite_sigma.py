@@ -54,7 +54,7 @@ import itertools
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 from proofs.hidden_coupling import gaussian_expectation, gaussian_moment
 
 __all__ = [
@@ -93,21 +93,24 @@ def derive_decomposition() -> ProofResult:
     notes = []
     n = d - m
     r1, r2 = _chi2_moments(n)
-    ok = sp.simplify(r1 - n) == 0 and sp.simplify(r2 - n * (n + 2)) == 0
+    require("χ²_{d−m} moments: E R = d − m, E R² = (d−m)(d−m+2)",
+            sp.simplify(r1 - n) == 0 and sp.simplify(r2 - n * (n + 2)) == 0)
     xi2 = sp.Symbol("xi2", nonnegative=True)   # ‖ξ‖²
     # E‖x‖⁴ | ξ = E(‖ξ‖² + R)² and E(xᵀx')² | ξ, ξ' = (ξᵀξ')² + E(ηᵀη')² = (ξᵀξ')² + n
     x4 = sp.expand(xi2 ** 2 + 2 * xi2 * r1 + r2)
-    ok &= sp.expand(x4 - (xi2 ** 2 + 2 * n * xi2 + n * (n + 2))) == 0
+    require("E‖x‖⁴ | ξ = ‖ξ‖⁴ + 2(d−m)‖ξ‖² + (d−m)(d−m+2)",
+            sp.expand(x4 - (xi2 ** 2 + 2 * n * xi2 + n * (n + 2))) == 0)
     e = sp.symbols("e0:3", real=True)
     f = sp.symbols("f0:3", real=True)
     cross = gaussian_expectation(sum(a * b for a, b in zip(e, f)) ** 2, list(e) + list(f), 1)
-    ok &= sp.simplify(cross - 3) == 0                           # E(ηᵀη')² = n (n = 3 here)
+    require("E(ηᵀη')² = dimension (checked at 3)", sp.simplify(cross - 3) == 0)
     notes.append("χ² moments; E(ηᵀη')² = d − m")
     # ω ≡ 1 reproduces the independent-weight exact formula
     ones = sq_norm_decomposition().subs({Q0: 1, Q1: m, Q2: m * (m + 2), P0: 1, P2: m})
     from proofs.block_norm_limits import DIM, NSAMP, block_sq_norm_exact  # noqa: PLC0415
 
-    ok &= sp.simplify(ones - block_sq_norm_exact(DIM, NSAMP, 1, 1).subs({DIM: d, NSAMP: N})) == 0
+    require("ω ≡ 1 gives block_norm_limits.exact_sq_norm",
+            sp.simplify(ones - block_sq_norm_exact(DIM, NSAMP, 1, 1).subs({DIM: d, NSAMP: N})) == 0)
     notes.append("ω ≡ 1 gives block_norm_limits.exact_sq_norm")
     # orthonormal rows, indicator weights: hidden_coupling.relu_factor exactly
     from proofs.hidden_coupling import SYMBOLS, derive_relu_factor  # noqa: PLC0415
@@ -120,12 +123,14 @@ def derive_decomposition() -> ProofResult:
     kl = {Q0: sp.Rational(1, 4), Q1: m / 4, Q2: m * (m + 2) / 4, P0: sp.Rational(1, 16),
           P2: m / 16 + 2 * half_pi ** 2}
     sub = {SYMBOLS["d"]: d, SYMBOLS["N"]: N}
-    ok &= sp.simplify(sq_norm_decomposition().subs(kk) - rf["EM2_diag"].subs(sub)) == 0
-    ok &= sp.simplify(sq_norm_decomposition().subs(kl) - rf["EM2_offdiag"].subs(sub)) == 0
+    require("indicators, orthonormal rows: E‖M_kk‖² of hidden_coupling.relu_factor",
+            sp.simplify(sq_norm_decomposition().subs(kk) - rf["EM2_diag"].subs(sub)) == 0)
+    require("indicators, orthonormal rows: E‖M_kl‖² of hidden_coupling.relu_factor",
+            sp.simplify(sq_norm_decomposition().subs(kl) - rf["EM2_offdiag"].subs(sub)) == 0)
     notes.append("orthonormal rows + indicators give hidden_coupling.relu_factor's E‖M‖² exactly")
-    objects = {"sq_norm": sq_norm_decomposition(), "symbols": (d, N, m, Q0, Q1, Q2, P0, P2),
+    objects = {"sq_norm": sq_norm_decomposition(), "symbols": by_name(d, N, m, Q0, Q1, Q2, P0, P2),
                "indicator_kk": kk, "indicator_kl": kl}
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 # --- conditional moments of Γ given h ------------------------------------------------------
@@ -201,7 +206,6 @@ def derive_gamma_moments() -> ProofResult:
     p, z, Gam, gvars = _explicit_gamma(C, mm, e, nh)
     # exact rational probabilities (summing to 1) and logits: Isserlis is then a polynomial
     # identity in the Gaussian g's checked with exact arithmetic at three points
-    ok = True
     for pv, zv in (((sp.Rational(1, 2), sp.Rational(1, 3)), (sp.Rational(1, 3), -2, sp.Rational(5, 4))),
                    ((sp.Rational(1, 7), sp.Rational(4, 7)), (-1, sp.Rational(1, 2), 3)),
                    ((sp.Rational(2, 5), sp.Rational(1, 10)), (sp.Rational(7, 3), 0, -1))):
@@ -220,8 +224,10 @@ def derive_gamma_moments() -> ProofResult:
             exact_mean = _poly_expectation(poly)
             exact_sq = _poly_expectation(poly * poly)
             fm, fs = gamma_moment_formulas(e[k], e[l], k == l, sp.Rational(3, 2))
-            ok &= sp.simplify(exact_mean - fm.subs(vals).subs(s2, sp.Rational(1, 9))) == 0
-            ok &= sp.simplify(exact_sq - fs.subs(vals).subs(s2, sp.Rational(1, 9))) == 0
+            require(f"Isserlis: E[Γ_{k}{l} | h] at p = {pv}", sp.simplify(
+                exact_mean - fm.subs(vals).subs(s2, sp.Rational(1, 9))) == 0)
+            require(f"Isserlis: E[Γ_{k}{l}² | h] at p = {pv}", sp.simplify(
+                exact_sq - fs.subs(vals).subs(s2, sp.Rational(1, 9))) == 0)
     notes.append("Isserlis over ν equals the formulas for C = 3, m = 3, (k,l) ∈ {(0,1),(0,0),(1,2)}")
     # τ → 0 (uniform p): leading-order softmax expectations, from the sample variance of C
     # Gaussian logits: E X/τ² → (C−1)/C, E X²/τ⁴ → (C²−1)/C², E[X trA]/τ² → ((C−1)/C)²,
@@ -231,9 +237,11 @@ def derive_gamma_moments() -> ProofResult:
     for Cn in (2, 3, 4):
         zz = zs[:Cn]
         sv = sum(w ** 2 for w in zz) / Cn - (sum(zz) / Cn) ** 2
-        ok &= sp.simplify(gaussian_expectation(sv, list(zz), 1) - sp.Rational(Cn - 1, Cn)) == 0
-        ok &= sp.simplify(gaussian_expectation(sp.expand(sv ** 2), list(zz), 1)
-                          - sp.Rational(Cn ** 2 - 1, Cn ** 2)) == 0
+        require(f"sample variance of {Cn} normals: mean (C−1)/C", sp.simplify(
+            gaussian_expectation(sv, list(zz), 1) - sp.Rational(Cn - 1, Cn)) == 0)
+        require(f"sample variance of {Cn} normals: second moment (C²−1)/C²", sp.simplify(
+            gaussian_expectation(sp.expand(sv ** 2), list(zz), 1)
+            - sp.Rational(Cn ** 2 - 1, Cn ** 2)) == 0)
     lim = dict(zip(_SOFTMAX, (tau ** 2 * (Cs - 1) / Cs, (Cs - 1) / Cs,
                               tau ** 4 * (Cs ** 2 - 1) / Cs ** 2,
                               tau ** 2 * ((Cs - 1) / Cs) ** 2, tau ** 2 * (Cs - 1) / Cs ** 2,
@@ -242,10 +250,12 @@ def derive_gamma_moments() -> ProofResult:
     nh2 = tau / sp.sqrt(s2)                                     # ‖h‖ = τ/s
     _, kl2 = gamma_moment_formulas(ek, el, False, nh2)
     _, kk2 = gamma_moment_formulas(ek, ek, True, nh2)
-    ok &= sp.simplify(kl2.subs(lim) - s2 ** 2 * (Cs - 1) / Cs ** 2) == 0
-    ok &= sp.simplify(kk2.subs(lim) - s2 ** 2 * (Cs ** 2 - 1) / Cs ** 2) == 0
+    require("τ → 0: E Γ_kl² → s⁴(C−1)/C² for every e",
+            sp.simplify(kl2.subs(lim) - s2 ** 2 * (Cs - 1) / Cs ** 2) == 0)
+    require("τ → 0: E Γ_kk² → s⁴(C²−1)/C² for every e",
+            sp.simplify(kk2.subs(lim) - s2 ** 2 * (Cs ** 2 - 1) / Cs ** 2) == 0)
     notes.append("τ → 0: E Γ_kl² → s⁴(C−1)/C², E Γ_kk² → s⁴(C²−1)/C² for every e (hidden_coupling)")
-    return ProofResult(bool(ok), {"formulas": gamma_moment_formulas, "softmax_symbols": _SOFTMAX,
+    return ProofResult(True, {"formulas": gamma_moment_formulas, "softmax_symbols": by_name(*_SOFTMAX),
                                   "s2": s2}, "; ".join(notes))
 
 
@@ -270,15 +280,14 @@ def derive_class1_projection() -> ProofResult:
     # the f's before their expectation over the other classes' logits (given z_1)
     f = {"f1": p[0], "f2": p[0] ** 2, "f3": p[0] * S(1, 1), "f4": S(1, 2),
          "f5": S(1, 1) ** 2, "f7": S(2, 0)}
-    ok = True
     V0 = [sp.Symbol(f"V0_{j}") for j in range(mm)]
     for k, l in ((0, 1), (0, 0), (2, 1)):
         exact = gaussian_expectation(Gam[k, l], gvars, 1)
         formula = class1_formula(V0[k], V0[l], e[k], e[l], k == l, nh, f)
         # p_1 = 1 − Σ' p_c: the formula uses 1 − f₁ for Σ'p_c
         diff = sp.expand((exact - formula).subs(p[0], 1 - sum(p[c] for c in rest)))
-        ok &= diff == 0
-    return ProofResult(bool(ok), {"formula": class1_formula},
+        require(f"Isserlis over the other classes: E[Γ_{k}{l} | h, v_1]", diff == 0)
+    return ProofResult(True, {"formula": class1_formula},
                        "Isserlis over the other classes' ν equals the formula for C = 3, m = 3")
 
 
@@ -292,14 +301,16 @@ def derive_large_c_domain() -> ProofResult:
     mgf = sp.Rational(1, 2) + half
     want = sp.Rational(1, 2) + sp.Rational(1, 2) / sp.sqrt(1 - 2 * lam * sig ** 2)
     # compare on the domain 2λσ² < 1 at a few rational points (the integral is piecewise)
-    ok = all(abs(float((mgf - want).subs({lam: lv, sig: sv}).evalf(30))) < 1e-25
-             for lv, sv in ((sp.Rational(1, 10), 1), (sp.Rational(1, 5), sp.Rational(3, 2)),
-                            (sp.Rational(1, 8), 1)))
+    require("E e^{λ relu(u)²} = ½ + ½(1 − 2λσ²)^{−1/2} (three points, 30 digits)",
+            all(abs(float((mgf - want).subs({lam: lv, sig: sv}).evalf(30))) < 1e-25
+                for lv, sv in ((sp.Rational(1, 10), 1), (sp.Rational(1, 5), sp.Rational(3, 2)),
+                               (sp.Rational(1, 8), 1))))
     mm = sp.Symbol("m", positive=True)
     etau2 = (sp.Rational(1, 2) + sp.Rational(1, 2) / sp.sqrt(1 - 2 * sig ** 4 / mm)) ** mm
     boundary = sp.solve(sp.Eq(2 * sig ** 4 / mm, 1), sig)
-    ok &= any(sp.simplify(b - (mm / 2) ** sp.Rational(1, 4)) == 0 for b in boundary)
+    require("2σ⁴/m = 1 at σ = (m/2)^{1/4}",
+            any(sp.simplify(b - (mm / 2) ** sp.Rational(1, 4)) == 0 for b in boundary))
     at8 = float(((8 / sp.Integer(2)) ** sp.Rational(1, 4)).evalf())
-    return ProofResult(bool(ok), {"E_exp_tau2": etau2, "sigma_max_large_c": (mm / 2) ** sp.Rational(1, 4)},
+    return ProofResult(True, {"E_exp_tau2": etau2, "sigma_max_large_c": (mm / 2) ** sp.Rational(1, 4)},
                        f"relu² MGF; E e^{{τ²}} = {etau2}; finite iff σ < (m/2)^(1/4) "
                        f"(= {at8:.4f} for m = 8)")

@@ -101,7 +101,9 @@ def _mean_functions() -> dict[str, list[Any]]:
     from .claims import derived  # noqa: PLC0415
 
     o = derived("esd_moments.finite_size")
-    d, N, S, mu = o["d"], o["N"], o["power_sums"], o["weight_moments"]
+    d, N = o["symbols"]["d"], o["symbols"]["N"]
+    S = [o["power_sums"][f"S{j}"] for j in range(1, MAX_ORDER + 1)]
+    mu = [o["weight_moments"][f"mu{j}"] for j in range(1, MAX_ORDER + 1)]
     return {"conditional": [sp.lambdify((d, N, *S), o["conditional"][k], "numpy")
                             for k in range(1, MAX_ORDER + 1)],
             "iid": [sp.lambdify((d, N, *mu), o["iid"][k], "numpy")

@@ -56,7 +56,8 @@ def test_conditional_moments_against_monte_carlo(results):
     sims = {1: np.trace(B, axis1=1, axis2=2) / d, 2: np.sum(B * B, axis=(1, 2)) / d,
             3: np.sum(B2 * B, axis=(1, 2)) / d}
     for k in (1, 2, 3):
-        f = sp.lambdify((o["d"], o["N"], *o["power_sums"]), o["conditional"][k])
+        S_sym = [o["power_sums"][f"S{j}"] for j in (1, 2, 3)]
+        f = sp.lambdify((o["symbols"]["d"], o["symbols"]["N"], *S_sym), o["conditional"][k])
         v = sims[k]
         assert abs(v.mean() - f(d, N, *S)) < Z_MC * v.std() / math.sqrt(v.size), k
 
