@@ -251,6 +251,11 @@ class WeightNull:
     def draw(self, n_samples: int, seed: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def draw_many(self, n_blocks: int, n_samples: int, seed: Any) -> np.ndarray:
+        """Weights of ``n_blocks`` independent blocks, shape ``(n_blocks, n_samples)``, from one
+        generator seeded by ``seed`` (subclasses vectorise it)."""
+        return np.stack([self.draw(n_samples, s) for s in bk.spawn_seeds(seed, n_blocks)])
+
     def scaled(self, factor: float) -> "WeightNull":
         """The same null with every weight multiplied by ``factor`` (non-zero)."""
         f = check_real("factor", factor)
@@ -305,6 +310,9 @@ class FixedWeights(WeightNull):
                              f"{self.weights.size}, got {n_samples}")
         return self.weights * self.factor
 
+    def draw_many(self, n_blocks: int, n_samples: int, seed: Any) -> np.ndarray:
+        return np.tile(self.draw(n_samples, seed), (n_blocks, 1))
+
 
 class IIDWeights(WeightNull):
     """Weights drawn iid from a discrete weight law.
@@ -324,8 +332,11 @@ class IIDWeights(WeightNull):
         return self.nu if self.factor == 1.0 else self.nu.scaled(self.factor)
 
     def draw(self, n_samples: int, seed: Any) -> np.ndarray:
+        return self.draw_many(1, n_samples, seed)[0]
+
+    def draw_many(self, n_blocks: int, n_samples: int, seed: Any) -> np.ndarray:
         rng = bk.default_rng(seed, np)
-        return rng.choice(self.nu.values, size=n_samples, p=self.nu.probs) * self.factor
+        return rng.choice(self.nu.values, size=(n_blocks, n_samples), p=self.nu.probs) * self.factor
 
 
 class SoftmaxBlockWeights(WeightNull):
@@ -364,21 +375,25 @@ class SoftmaxBlockWeights(WeightNull):
         return nu if self.factor == 1.0 else nu.scaled(self.factor)
 
     def draw(self, n_samples: int, seed: Any) -> np.ndarray:
+        return self.draw_many(1, n_samples, seed)[0]
+
+    def draw_many(self, n_blocks: int, n_samples: int, seed: Any) -> np.ndarray:
         from .models import softmax  # noqa: PLC0415
 
         C, d = self.C, self.dim
         rng = bk.default_rng(seed, np)
         if d >= C:
-            L = np.tril(rng.standard_normal((C, C)), -1)
-            L[np.diag_indices(C)] = np.sqrt(rng.chisquare(d - np.arange(C)))
+            L = np.tril(rng.standard_normal((n_blocks, C, C)), -1)
+            L[:, np.arange(C), np.arange(C)] = np.sqrt(rng.chisquare(d - np.arange(C),
+                                                                     size=(n_blocks, C)))
         else:
-            L = rng.standard_normal((C, d))
-        Z = rng.standard_normal((n_samples, L.shape[1])) @ L.T * (self.sigma / math.sqrt(d))
-        P = softmax(Z, axis=1)
+            L = rng.standard_normal((n_blocks, C, d))
+        Z = rng.standard_normal((n_blocks, n_samples, L.shape[2])) @ np.swapaxes(L, 1, 2)
+        P = softmax(Z * (self.sigma / math.sqrt(d)), axis=2)
         if self.block == "diagonal":
-            w = C * P[:, 0] * (1.0 - P[:, 0])
+            w = C * P[..., 0] * (1.0 - P[..., 0])
         else:
-            w = float(C) ** 2 * P[:, 0] * P[:, 1]
+            w = float(C) ** 2 * P[..., 0] * P[..., 1]
         return w * self.factor
 
 
@@ -539,7 +554,7 @@ def _block_moments(X: np.ndarray, w: np.ndarray, ks: tuple[int, ...]) -> np.ndar
 
 
 def moment_test(eigenvalues: Any, null: Any, n_samples: int, *, orders: Sequence[int] = (1, 2, 3),
-                n_weight_draws: int = 400, n_data_draws: int = 64, seed: Any = 0,
+                n_weight_draws: int = 100, n_data_draws: int = 48, seed: Any = 0,
                 level: float = 0.99, mean_correction: Any = None) -> MomentTest:
     """Test whether blocks' spectra have the moments of the null's finite-size ensemble.
 
@@ -596,7 +611,7 @@ def moment_test(eigenvalues: Any, null: Any, n_samples: int, *, orders: Sequence
         cov_w = np.zeros((k, k))
         nw_used = 0
     else:
-        ws = np.stack([nul.draw(N, s) for s in bk.spawn_seeds(seeds_w, nw * T)])
+        ws = nul.draw_many(nw * T, N, seeds_w)
         g = conditional_moment_means(ws, d, ks).reshape(nw, T, k).mean(axis=1)
         mu = g.mean(axis=0)
         cov_w = np.cov(g.T, ddof=1).reshape(k, k) * (1.0 + 1.0 / nw)

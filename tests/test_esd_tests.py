@@ -183,7 +183,9 @@ def _quick_blocks(kind: str, T: int, seed: int):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["diag", "offdiag"])
 def test_quick_scale_rivals_are_rejected(kind):
-    """The wrong laws of issue 13 are rejected at the quick scale of the spectral claims."""
+    """The wrong laws of issue 13 are rejected at the quick scale of the spectral claims
+    (finite-C law: 16 pooled blocks, the count the off-diagonal C = ∞ law needs; own weights:
+    one block)."""
     from rmt.laws import diagonal_block_weights, offdiagonal_block_weights
 
     blk = "diagonal" if kind == "diag" else "offdiagonal"
@@ -193,7 +195,7 @@ def test_quick_scale_rivals_are_rejected(kind):
                 else offdiagonal_block_weights(C, s).scaled(-1.0))
 
     with bk.limit_blas_threads(1):
-        blocks = _quick_blocks(kind, 4, 77)
+        blocks = _quick_blocks(kind, 16, 77)
         eigs = [b[0] for b in blocks]
         rivals = {"C = ∞": IIDWeights(law(math.inf, 1.0)),
                   "σ × 0.8": SoftmaxBlockWeights(10, 0.8, 400, blk),
@@ -202,7 +204,7 @@ def test_quick_scale_rivals_are_rejected(kind):
                   "× 0.95": SoftmaxBlockWeights(10, 1.0, 400, blk).scaled(0.95),
                   "plain MP": IIDWeights(1.0)}
         for name, null in rivals.items():
-            r = moment_test(eigs, null, 800, n_weight_draws=150, n_data_draws=32, seed=3)
+            r = moment_test(eigs, null, 800, n_weight_draws=50, n_data_draws=24, seed=3)
             assert r.rejected, f"{name}: {r}"
         own = blocks[0]
         corr = dependence_correction(blk, 10, 1.0, 400, 800)
