@@ -33,6 +33,8 @@ PROOF_MODULES = (
     "proofs.finite_c_ratio",
     "proofs.lindeberg",
     "proofs.cross_layer",
+    "proofs.esd_moments",
+    "proofs.hidden_finite_sigma",
 )
 
 
