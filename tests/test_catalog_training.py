@@ -56,8 +56,9 @@ def test_bound_claim_holds_and_a_planted_violation_fails():
 def test_rate_claim_estimate_and_planted_rival():
     claim = _toy("training-residual-rate-ce", C=[3, 5])
     res = cl.run_claim(claim, seed=2)
-    assert res.prediction == 1.0
+    assert res.prediction == 0.5 and res.rule.one_sided
     e = res.estimate
+    assert e.extra["asymptotic_rate"] == 1.0
     assert e.n_trials == 4 and len(e.extra["slopes"]) == 4 and e.dof == 3
     assert math.isclose(e.value, float(np.mean(e.extra["slopes"])), rel_tol=1e-12)
     for p in cl.planted_runs(res):
@@ -73,7 +74,7 @@ def test_growth_and_c_slope_claims_at_toy_size():
         assert p.verdict.status != "holds"
     s = cl.run_claim(_toy("training-ratio-c-slope-end", C=[3, 6]), seed=3)
     ex = s.estimate.extra
-    assert len(ex["slopes_end"]) == 2 and ex["C"] == [3, 6]
+    assert len(ex["slopes_end"]) == 2 and ex["C"] == [3, 6] and s.prediction == -0.5
     # two class counts: each seed's slope is the two-point log-log slope of its own runs
     r3, r6 = ex["ratio_end"], ex["ratio_init"]
     assert len(r3) == 2 and len(r6) == 2
