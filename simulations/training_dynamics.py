@@ -75,6 +75,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--heatmap-optimizer", choices=("gd", "adam"), default="gd")
     p.add_argument("--no-figure", action="store_true", help="write the results file only")
     p.add_argument("--redraw", action="store_true", help="run nothing; redraw from --out")
+    p.add_argument("--also", type=Path, nargs="+", default=[], metavar="PATH",
+                   help="with --redraw: more results files (e.g. other C) drawn and tabulated "
+                        "with --out; figures and OUT_table.md go next to --out")
+    p.add_argument("--no-heatmap", action="store_true", help="skip the heatmap (it retrains)")
     add_sweep_arguments(p, default_out="results/training_dynamics.nc")
     return p
 
@@ -103,24 +107,29 @@ def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]
     from rmt import figures as F  # noqa: PLC0415
     from rmt.training_figures import curves_vs_step  # noqa: PLC0415
 
+    from rmt.experiments.training_dynamics import seeds_note  # noqa: PLC0415
+
     sub = ds.sel(model=model, optimizer=opt)
-    step = np.asarray(sub["step"].isel(C=0, loss=0, seed=0))
+    step = np.asarray(ds["step"].max([d for d in ds["step"].dims if d != "snapshot"]))
     losses = list(np.asarray(sub["loss"]))
-    fig, axes = F.figure("double", nrows=len(losses), ncols=3, squeeze=False,
-                         aspect=0.3 * len(losses))
+    pairs = [("Lm1_L", "L-1")] + ([("Lm2_L", "L-2")] if model == "deep" else [])
+    panels = [("loss_gap", [("-", "loss_gap")], r"loss gap $\ell-\ell^*$"),
+              ("ratio", [("-", "ratio_agg_L"), ("--", "ratio_agg_Lm1")], r"$R_{agg}$")]
+    panels += [(rf": $H_{{W_{{{n}}}W_L}}$", [("-", f"cross_res_{k}"), ("--", f"cross_gn_{k}"),
+                                             (":", f"bound_{k}")], r"$\|\cdot\|_F$ of parts")
+               for k, n in pairs]
+    fig, axes = F.figure("double", nrows=len(losses), ncols=len(panels), squeeze=False,
+                         aspect=0.3 * len(losses) * (1.0 if len(panels) == 3 else 0.85))
     labels = [f"C = {c}" for c in np.asarray(sub["C"])]
-    panels = (("loss_gap", [("-", "loss_gap")], r"loss gap $\ell-\ell^*$"),
-              ("ratio", [("-", "ratio_agg_L"), ("--", "ratio_agg_Lm1")], r"$R_{agg}$"),
-              ("cross", [("-", "cross_res_Lm1_L"), ("--", "cross_gn_Lm1_L"), (":", "bound_Lm1_L")],
-               r"$\|\cdot\|_F$ of $H_{W_{L-1}W_L}$ parts"))
     for i, loss in enumerate(losses):
         s = sub.sel(loss=loss)
-        for j, (_, lines, ylabel) in enumerate(panels):
+        for j, (name, lines, ylabel) in enumerate(panels):
             for ls, v in lines:
                 curves_vs_step(axes[i, j], step, s[f"{v}_mean"], s[f"{v}_ci_low"],
                                s[f"{v}_ci_high"], labels=labels if (i, j, ls) == (0, 0, "-")
                                else None, linestyle=ls, ylabel=ylabel)
-            axes[i, j].set_title(f"{loss.upper()}, {opt}", fontsize=7)
+            axes[i, j].set_title(f"{loss.upper()}, {opt}" + (name if name[0] == ":" else ""),
+                                 fontsize=7)
     from matplotlib.lines import Line2D  # noqa: PLC0415
 
     axes[0, 0].legend(fontsize=6, frameon=False)
@@ -130,7 +139,7 @@ def curves_figure(ds: Any, model: str, opt: str, stem: Path) -> tuple[Path, ...]
     fig.legend([Line2D([], [], color="0.3", ls=ls, lw=1) for ls, _ in styles],
                [t for _, t in styles], loc="outside lower center", ncols=3, fontsize=6,
                frameon=False)
-    fig.suptitle(f"{model} net, {opt}: means over {ds.sizes['seed']} seeds, bands = 95% t-CI\n"
+    fig.suptitle(f"{model} net, {opt}: means over {seeds_note(sub)}, bands = 95% t-CI\n"
                  r"$R_{agg} = (\Sigma_{i\neq j}\|H_{ij}\|_F^2/\Sigma_i\|H_{ii}\|_F^2)^{1/2}$, "
                  "rows as blocks (MSE output layer: exactly 0, not drawn); Frobenius norms of "
                  "whole cross-layer blocks", fontsize=6.5)
@@ -197,14 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from rmt import results  # noqa: PLC0415
-    from rmt.experiments.training_dynamics import summary_lines  # noqa: PLC0415
+    from rmt.experiments.training_dynamics import (combine, markdown_table,  # noqa: PLC0415
+                                                   summary_lines)
     from rmt.training import tidy  # noqa: PLC0415
 
     grid = make_grid(args)
+    if args.also and not args.redraw:
+        raise ValueError("--also needs --redraw")
     if args.redraw:
-        ds = results.open(args.out)
-        if ds.attrs.get("layout") != LAYOUT:
-            raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
+        files = [results.open(p) for p in (args.out, *args.also)]
+        for p, f in zip((args.out, *args.also), files):
+            if f.attrs.get("layout") != LAYOUT:
+                raise ValueError(f"{str(p)!r} is not a results file of {PROG}")
+        ds = combine(files) if args.also else files[0]
     else:
         # the importable module's cell (not __main__'s), so that workers import it
         f = importlib.import_module("simulations.training_dynamics").cell
@@ -213,6 +227,10 @@ def _main(args: argparse.Namespace) -> int:
         results.save(ds, args.out)
         ds = results.open(args.out)
     written = [str(args.out)]
+    if "hidden" in np.asarray(ds["model"]):
+        table = args.out.with_name(args.out.stem + "_table.md")
+        results.write_bytes_atomic(table, (markdown_table(ds) + "\n").encode())
+        written.append(str(table))
     if not args.no_figure:
         stem = args.out.with_suffix("")
         for model in np.asarray(ds["model"]):
@@ -222,7 +240,8 @@ def _main(args: argparse.Namespace) -> int:
                                              Path(f"{stem}_curves_{model}_{opt}"))
                 written += residual_figure(ds, str(model),
                                            Path(f"{stem}_residual_vs_loss_{model}"))
-        written += heatmap_figure(args, grid, Path(f"{stem}_heatmap"))
+        if not args.no_heatmap:
+            written += heatmap_figure(args, grid, Path(f"{stem}_heatmap"))
     if not args.quiet:
         print("\n".join(summary_lines(ds)))
         print("wrote " + ", ".join(str(w) for w in written))

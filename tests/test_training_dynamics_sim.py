@@ -42,8 +42,18 @@ def test_simulation_runs_resumes_and_redraws(tmp_path, capsys):
     assert "hidden: mean [95% t-CI over 2 seeds]" in text and "ce  C=3" in text
     from rmt.experiments.training_dynamics import markdown_table  # noqa: PLC0415
 
-    md = markdown_table(ds).splitlines()
-    assert len(md) == 2 + 2 and md[2].startswith("| CE | 3 | adam |")
+    md = markdown_table(ds).splitlines()   # (CE, MSE) x (0, 50, 100 %)
+    assert len(md) == 2 + 6 and md[2].startswith("| CE | 3 | adam | 2 | 0 |")
+    assert (tmp_path / "td_table.md").read_text().splitlines() == md
+    # a second file at another C with more seeds, drawn and tabulated with the first
+    other = tmp_path / "td4.nc"
+    assert sim.main([*TOY[:4], "4", *TOY[5:11], "3", *TOY[12:], "--out", str(other),
+                     "--no-figure"]) == 0
+    assert sim.main([*TOY, "--out", str(out), "--redraw", "--also", str(other),
+                     "--no-figure"]) == 0
+    md = (tmp_path / "td_table.md").read_text().splitlines()
+    assert len(md) == 2 + 12 and sum("| CE | 4 | adam | 3 |" in r for r in md) == 3
+    assert sim.main([*TOY, "--out", str(out), "--also", str(other)]) == 2
 
 
 def test_simulation_errors(tmp_path, capsys):
