@@ -375,7 +375,8 @@ def train_with_snapshots(model: Any, X: Any, y: Any, optimizer: Any, *, n_steps:
             if on_snapshot is not None:
                 on_snapshot(t, cur)
             k += 1
-        losses.append(loss_value(cur, X, y, loss))
+        with np.errstate(over="ignore", invalid="ignore"):   # a divergence is reported below
+            losses.append(loss_value(cur, X, y, loss))
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"the training loss became {losses[-1]} at step {t}; lower "
                                      f"the learning rate lr")
