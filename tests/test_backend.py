@@ -67,9 +67,12 @@ def test_memory_and_device_name():
 @pytest.mark.gpu
 def test_cupy_roundtrip_same_draws():
     cp = bk.get_cupy()
-    a = bk.standard_normal((5, 2), 3, cp)
+    a = bk.standard_normal((5, 2), 3, cp, draw_on="host")
     assert bk.get_xp(a) is cp
     assert np.array_equal(bk.to_numpy(a), bk.standard_normal((5, 2), 3))
+    # by default CuPy draws on the device: its own stream, so other numbers
+    dev = bk.standard_normal((5, 2), 3, cp)
+    assert bk.get_xp(dev) is cp and not np.array_equal(bk.to_numpy(dev), bk.to_numpy(a))
     with pytest.raises(ValueError, match="backend='numpy'"):
         bk.get_xp(a, backend="numpy")
 

@@ -384,6 +384,10 @@ class KPMDensity(SpectralDensity):
             th = flat_t[start:start + 2048]
             s = np.sin(th[:, None] * k[None, :]) @ (gm[1:] / k)
             flat[start:start + 2048] = 1.0 - th / math.pi - (2.0 / math.pi) * s
+        # The series lives on the interval: exactly 0 below it and 1 above it (rounding of
+        # (x − c)/h would otherwise leave ~1e-12 at the ends).
+        out[x <= self.interval[0]] = 0.0
+        out[x >= self.interval[1]] = 1.0
         return np.clip(out, 0.0, 1.0)
 
     def pdf(self, x: Any) -> np.ndarray:
