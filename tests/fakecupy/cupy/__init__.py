@@ -21,7 +21,6 @@ fft = _Placeholder("cupy.fft")
 polynomial = _Placeholder("cupy.polynomial")
 testing = _Placeholder("cupy.testing")
 exceptions = _Placeholder("cupy.exceptions")
-lib = _Placeholder("cupy.lib")
 
 #: CuPy's version the stand-in follows, marked as the stand-in (PEP 440 local label).
 __version__ = _SOURCE["tag"].lstrip("v") + "+standin"

@@ -127,7 +127,7 @@ _SPECIAL = {"asarray": asarray, "asanyarray": asarray, "array": array, "asnumpy"
             "get_default_memory_pool": get_default_memory_pool,
             "get_default_pinned_memory_pool": get_default_pinned_memory_pool, "fuse": fuse,
             "copyto": copyto, "ndarray": s.ndarray, "ufunc": s.ufunc}
-_SUBMODULES = {"cuda", "linalg", "random", "fft", "polynomial", "testing", "exceptions", "lib"}
+_SUBMODULES = {"cuda", "linalg", "random", "fft", "polynomial", "testing", "exceptions"}
 
 
 def from_numpy(module: str, np_module: Any, names: Any, special: dict | None = None) -> dict:
