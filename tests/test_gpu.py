@@ -337,3 +337,57 @@ def test_lanczos_copies_once_per_step(standin):
             f(op, seed=2, **kw)
         assert c.d2h == c.syncs == budget, f.__name__
         assert c.h2d <= 1, f.__name__       # the probes, drawn on the host once
+
+
+# --------------------------------------------------------------------------------------------
+# The Hessian on the device: float32 kept, SYRK without copies, within its memory plan
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_hessian(backend):
+    """Dense Hessians and blocks come back in float32 for float32 models and data; the norms
+    are host float64 summaries (documented), computed from float32 products."""
+    import rmt.hessian as H
+
+    X = draw_data(20, 5, 1, backend=backend, dtype="float32")
+    y = bk.asarray(np.arange(20) % 4, bk.xp_for(backend))
+    for model in (LinearClassifier.init(4, 5, seed=0, backend=backend, dtype="float32"),
+                  OneHiddenLayer.init(4, 5, 3, activation="gelu", seed=0, backend=backend,
+                                      dtype="float32")):
+        for loss in ("ce", "mse"):
+            assert _dt(H.hessian(model, X, y, loss)) == F32
+            assert _dt(H.block(model, X, 0, 1, y, loss)) == F32
+            assert H.block_ratio(model, X, y, loss).dtype == "float32"
+            assert H.block_norms(model, X, y, loss, pairs="all").dtype == np.float64
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype, mixed", [("float64", False), ("float32", False),
+                                          ("float64", True)])
+def test_ce_aggregate_syrk_copies_nothing_and_keeps_to_its_plan(standin, dtype, mixed):
+    """cuBLAS SYRK accumulates in place into C-ordered triangles: no copy of its input (CuPy
+    copies a C-ordered input into F order for an F-ordered output: the whole N × C softmax at
+    the LLM size) and no N × N mirror temporaries; device arrays alive at once stay within the
+    memory plan. Before: an F-order copy per SYRK and three uncounted N × N temporaries."""
+    import rmt.hessian as H
+
+    N, d, C = 48, 12, 300
+    model = LinearClassifier.init(C, d, seed=1, backend="cupy", dtype=dtype)
+    X = draw_data(N, d, 2, backend="cupy", dtype=dtype)
+    ref = H.block_norms(LinearClassifier(model.V.get()), X.get(), mixed=mixed)
+    # limits that give one row block (whole softmax) and several (class chunks, GEMM blocks)
+    for limit in (1 << 26, 120_000):
+        with standin.measure() as c:
+            got = H.block_norms(model, X, memory_limit=limit, mixed=mixed)
+        assert c.temporaries == [], c.temporaries
+        # the plan's per-block terms, plus the two reused column-chunk buffers of P∘P and Q
+        # (aggregate._CHUNK_BYTES each) and float64 copies of F's rows for G and ν
+        slack = 2 * (8 << 20) + 2 * 8 * N * d
+        assert c.peak_bytes <= limit + slack, (limit, c.peak_bytes)
+        assert c.mem_info == 0                      # memory_limit given: no query
+        for a, b in ((got.diagonal, ref.diagonal), (got.off_diagonal, ref.off_diagonal)):
+            # same float products and sums in another order: within the derived bound
+            assert abs(a - b) <= 2 * max(got.rel_error_bound, ref.rel_error_bound) * abs(b)
+    with standin.measure() as c:
+        H.block_norms(model, X)
+    assert c.mem_info == 1                          # one memory plan per call

@@ -22,11 +22,13 @@ What it reproduces (CuPy 14, read from its source; see ``_names.SOURCE``):
 What it counts (``COUNTS``), so that tests can hold budgets: device→host copies (``d2h``),
 host→device copies (``h2d``), synchronisations (``syncs``: every device→host copy, explicit
 synchronize calls, and the size reads of boolean masks and ``nonzero``), free-memory queries
-(``mem_info``), solver calls (``solver``: routine and shape) and hidden temporaries that a
-library routine makes (``temporaries``: what and bytes, e.g. the F-order copy in ``cublas.syrk``).
+(``mem_info``), solver calls (``solver``: routine and shape), hidden temporaries that a
+library routine makes (``temporaries``: what and bytes, e.g. the F-order copy in ``cublas.syrk``)
+and, inside :func:`measure`, the peak bytes of device arrays alive beyond those alive when the
+block began (``peak_bytes``: arrays made through the stand-in; library workspaces not seen).
 
-What it cannot catch: cuBLAS/cuSOLVER rounding and accuracy, device memory exhaustion,
-kernel-launch and transfer speed, stream ordering and multi-GPU placement.
+What it cannot catch: cuBLAS/cuSOLVER rounding and accuracy, device memory exhaustion and
+fragmentation, kernel-launch and transfer speed, stream ordering and multi-GPU placement.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import copy as _copy
 import dataclasses
 import functools
 import types
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -59,10 +62,11 @@ class Counts:
     mem_info: int = 0
     solver: list = dataclasses.field(default_factory=list)
     temporaries: list = dataclasses.field(default_factory=list)
+    peak_bytes: int = 0
 
     def copy(self) -> "Counts":
         return Counts(self.d2h, self.h2d, self.syncs, self.mem_info, list(self.solver),
-                      list(self.temporaries))
+                      list(self.temporaries), self.peak_bytes)
 
     def since(self, before: "Counts") -> "Counts":
         return Counts(self.d2h - before.d2h, self.h2d - before.h2d, self.syncs - before.syncs,
@@ -86,6 +90,23 @@ class Config:
 
 COUNTS = Counts()
 CONFIG = Config()
+#: Bytes of the device arrays alive now, and the most alive at once since ``_MEM["mark"]``.
+_MEM = {"live": 0, "peak": 0}
+_OWNED: dict[int, int] = {}
+
+
+def _untrack(key: int) -> None:
+    _MEM["live"] -= _OWNED.pop(key, 0)
+
+
+def _track(a: np.ndarray) -> None:
+    """Count a new device allocation (an array owning its data) until it is freed."""
+    if a.base is not None or id(a) in _OWNED:
+        return
+    _OWNED[id(a)] = a.nbytes
+    _MEM["live"] += a.nbytes
+    _MEM["peak"] = max(_MEM["peak"], _MEM["live"])
+    weakref.finalize(a, _untrack, id(a))
 
 
 def reset() -> None:
@@ -102,6 +123,8 @@ def reset() -> None:
 def measure():
     """``with measure() as c:`` — ``c`` holds the events of the block when it ends."""
     before = COUNTS.copy()
+    start, outer_peak = _MEM["live"], _MEM["peak"]
+    _MEM["peak"] = start
     out = Counts()
     try:
         yield out
@@ -109,6 +132,8 @@ def measure():
         delta = COUNTS.since(before)
         for f in dataclasses.fields(Counts):
             setattr(out, f.name, getattr(delta, f.name))
+        out.peak_bytes = _MEM["peak"] - start
+        _MEM["peak"] = max(outer_peak, _MEM["peak"])
 
 
 def _d2h() -> None:
@@ -333,11 +358,13 @@ class ndarray:
     def __init__(self, shape: Any, dtype: Any = float, memptr: Any = None, strides: Any = None,
                  order: str = "C") -> None:
         self._a = np.empty(shape, dtype=dtype, order=order)
+        _track(self._a)
 
     @classmethod
     def _of(cls, a: np.ndarray) -> "ndarray":
         obj = object.__new__(cls)
         obj._a = a
+        _track(a)
         return obj
 
     # -- NumPy interoperability: refused implicitly, dispatched explicitly ----------------------
