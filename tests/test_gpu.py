@@ -178,6 +178,26 @@ def test_densities_and_distances_take_device_arrays():
 
 
 @pytest.mark.gpu
+def test_weight_laws_take_device_arrays():
+    """Before: ``DiscreteWeights`` (and so ``WeightedMP`` given ``(values, probs)`` or device
+    samples' atoms) called ``np.asarray`` on CuPy values and probabilities (TypeError)."""
+    cp = bk.get_cupy()
+    from rmt.laws import DiscreteWeights, WeightedMP
+
+    v, p = np.array([-1.0, 2.0, 0.5]), np.array([0.3, 0.5, 0.2])
+    host = DiscreteWeights(v, p)
+    dev = DiscreteWeights(cp.asarray(v), cp.asarray(p))
+    np.testing.assert_array_equal(dev.values, host.values)
+    np.testing.assert_array_equal(dev.probs, host.probs)
+    x = np.linspace(-2.0, 4.0, 31)
+    a, b = WeightedMP(0.5, host), WeightedMP(0.5, (cp.asarray(v), cp.asarray(p)))
+    np.testing.assert_array_equal(b.cdf(x), a.cdf(x))
+    samples = np.random.default_rng(0).lognormal(size=500)
+    np.testing.assert_array_equal(WeightedMP(cp.asarray(0.5).sum(), cp.asarray(samples)).cdf(x),
+                                  WeightedMP(0.5, samples).cdf(x))
+
+
+@pytest.mark.gpu
 def test_weighted_covariance_follows_x():
     """``X`` decides where ``B`` is formed; ``w`` (``N`` numbers) is copied to ``X``'s side,
     in either direction (before: a host ``w`` made the call pick CuPy for a host ``X``)."""
