@@ -108,3 +108,34 @@ def test_one_seed_sequence_passed_twice_gives_one_model():
     assert np.array_equal(a.W, c.W) and np.array_equal(a.V, c.V)
     assert np.array_equal(LinearClassifier.init(3, 2, seed=ss).V,
                           LinearClassifier.init(3, 2, seed=ss).V)
+
+
+def test_import_rmt_needs_no_optional_extra():
+    """Every module of rmt imports with CuPy, PyTorch, xarray and Dask unimportable, and none
+    tries to import CuPy at import time (that would initialise CUDA); rmt.torch alone needs its
+    extra and says how to install it."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = """if True:
+        import importlib, pkgutil, sys
+        EXTRAS = {"cupy", "cupyx", "torch", "xarray", "dask", "distributed"}
+        tried = []
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in EXTRAS:
+                    tried.append(name)
+                    raise ImportError(f"blocked for this test: {name}")
+        sys.meta_path.insert(0, Block())
+        import rmt
+        for m in pkgutil.walk_packages(rmt.__path__, "rmt."):
+            try:
+                importlib.import_module(m.name)
+            except ImportError as e:
+                assert m.name.startswith("rmt.torch") and "pip install" in str(e), (m.name, e)
+        assert not [n for n in tried if n.split(".")[0] in ("cupy", "cupyx")], tried
+        assert not EXTRAS & {k.split(".")[0] for k in sys.modules}
+        print("ok")
+    """
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

@@ -411,3 +411,99 @@ def test_ce_aggregate_syrk_copies_nothing_and_keeps_to_its_plan(standin, dtype, 
     with standin.measure() as c:
         H.block_norms(model, X)
     assert c.mem_info == 1                          # one memory plan per call
+
+
+# --------------------------------------------------------------------------------------------
+# Code paths that came with main's rmt.hessian (sampled aggregate), rmt.laws and rmt.spectra
+# --------------------------------------------------------------------------------------------
+
+def _device_problem(N=96, d=6, C=5):
+    cp = bk.get_cupy()
+    model = LinearClassifier.init(C, d, sigma=1.2, seed=3)
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((N, d)), rng.integers(0, C, N)
+    return (model, X, y), (LinearClassifier(cp.asarray(model.V)), cp.asarray(X), cp.asarray(y))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["sampled", "auto"])
+def test_sampled_aggregate_numpy_equals_cupy(method):
+    """The sampled (and auto) CE aggregate on the device: same seed, same sample groups, so the
+    estimates agree up to summation order."""
+    from rmt.hessian import block_norms  # noqa: PLC0415
+
+    host, dev = _device_problem()
+    kw = dict(loss="ce", method=method, seed=1, rel_error=0.3)
+    a, b = block_norms(*host, **kw), block_norms(*dev, **kw)
+    assert type(a) is type(b)
+    # each group's sums (g ≤ 16 samples): ≤ (g² + C + d + 8) float64 roundings of sums of
+    # nonnegative terms (as test_hessian.test_numpy_equals_cupy; the ratio: a quotient of two)
+    rt = 8 * (16 * 16 + 5 + 6 + 8) * EPS
+    for f in ("diagonal", "off_diagonal"):
+        x, y = getattr(a, f), getattr(b, f)
+        x, y = (getattr(x, "value", x), getattr(y, "value", y))
+        assert abs(x - y) <= rt * abs(x)
+    if method == "sampled":
+        assert (a.n_groups, a.n_samples_used) == (b.n_groups, b.n_samples_used)
+        assert abs(a.aggregate_ratio - b.aggregate_ratio) <= rt * a.aggregate_ratio
+
+
+@pytest.mark.gpu
+def test_sampled_aggregate_copies_once_per_group(standin):
+    """Before: 7 device→host copies (each a synchronisation) and one host→device copy of the
+    sample indices per group of 8 samples; now one copy per group (the stopping rule must read
+    the group's sums) and the permutation copied to the device once per run."""
+    from rmt.hessian._context import _Ctx  # noqa: PLC0415
+    from rmt.hessian.sampled import sampled_aggregate  # noqa: PLC0415
+
+    _, dev = _device_problem()
+    ctx = _Ctx(*dev, "ce", None)
+    with standin.measure() as c:
+        r = sampled_aggregate(ctx, rel_error=1e-9, seed=1, group_size=8, max_samples=64)
+    assert r.n_groups == 8 and not r.converged
+    assert c.h2d == 1 and c.mem_info == 0
+    assert c.d2h == c.syncs == r.n_groups
+
+
+@pytest.mark.gpu
+def test_stieltjes_points_may_live_on_the_device():
+    """Before: ``z`` on the device made ``stieltjes_from_eigenvalues`` and ``stieltjes_slq``
+    raise TypeError (implicit conversion); a few points are copied to the host instead."""
+    cp = bk.get_cupy()
+    g = draw_covariance(30, 60, seed=4, weights="diag", scale="C", backend="cupy")
+    ev = sp.eigvalsh_batched(g.matrix())
+    z = np.array([1 + 1j, -0.5 + 0.2j])
+    np.testing.assert_array_equal(sp.stieltjes_from_eigenvalues(ev, cp.asarray(z)),
+                                  sp.stieltjes_from_eigenvalues(ev, z))
+    a = sp.stieltjes_slq(g.operator(), cp.asarray(z), n_probes=2, n_steps=10, seed=0)
+    b = sp.stieltjes_slq(g.operator(), z, n_probes=2, n_steps=10, seed=0)
+    np.testing.assert_array_equal(a.value, b.value)
+
+
+@pytest.mark.gpu
+def test_free_cumulants_take_device_arrays():
+    """Before: TypeError (implicit conversion) for CuPy cumulants or moments."""
+    from rmt.laws import free_cumulants_from_moments, moments_from_free_cumulants  # noqa
+
+    cp = bk.get_cupy()
+    k = np.array([1.0, 0.5, 0.25])
+    m = moments_from_free_cumulants(cp.asarray(k))
+    np.testing.assert_array_equal(m, moments_from_free_cumulants(k))
+    np.testing.assert_array_equal(free_cumulants_from_moments(cp.asarray(m)),
+                                  free_cumulants_from_moments(m))
+
+
+@pytest.mark.gpu
+def test_block_rms_and_moment_tests_take_device_input():
+    """rmt.block_rms (W-block sums drawn on the device; ratio and slope of device sums) and
+    rmt.esd_tests (spectral moments of device eigenvalues) return host float64 results."""
+    from rmt import block_rms, esd_tests  # noqa: PLC0415
+
+    cp = bk.get_cupy()
+    off, dia = block_rms.w_block_sums(4, 1.0, 3, 5, 20, n_trials=3, seed=0, backend="cupy")
+    assert isinstance(off, np.ndarray) and off.dtype == np.float64 and np.all(dia > 0)
+    o, d = cp.asarray(off), cp.asarray(dia)
+    assert block_rms.rms_ratio(o, d).value == block_rms.rms_ratio(off, dia).value
+    ev = np.linspace(0.1, 3.0, 40)
+    np.testing.assert_array_equal(esd_tests.spectral_moments(cp.asarray(ev)),
+                                  esd_tests.spectral_moments(ev))

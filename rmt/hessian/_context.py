@@ -382,13 +382,13 @@ class _SymAcc:
             return blas.dsymm(1.0, G, W.T, side=1).T
         return blas.dsymm(1.0, G, np.asfortranarray(W))
 
-    def dot(self, G: Any, S: Any) -> float:
-        """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator."""
+    def dot(self, G: Any, S: Any) -> Any:
+        """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator: a float
+        (NumPy) or a 0-d device array (CuPy; not copied to the host here)."""
         xp = self.xp
         if not self.tri:
-            return float(xp.vdot(G.ravel(), S.ravel()))
-        if self.gpu:                            # one copy to the host
-            return float(2.0 * xp.vdot(G.ravel(), S.ravel())
-                         - xp.diagonal(G) @ xp.diagonal(S))
+            return xp.vdot(G.ravel(), S.ravel())
+        if self.gpu:
+            return 2.0 * xp.vdot(G.ravel(), S.ravel()) - xp.diagonal(G) @ xp.diagonal(S)
         g, s = G.reshape(-1, order="F"), S.reshape(-1, order="F")   # views, no copies
         return 2.0 * float(g @ s) - float(np.diagonal(G) @ np.diagonal(S))

@@ -120,7 +120,7 @@ def _checked_jacobi(A: Any) -> Any:
 
 
 def _as_z(z: Any) -> np.ndarray:
-    zz = np.asarray(z, dtype=np.complex128)
+    zz = np.asarray(bk.to_numpy(z), dtype=np.complex128)   # a few points: kept on the host
     if not np.all(np.isfinite(zz)):
         raise ValueError("z must hold finite complex numbers")
     return zz
