@@ -114,8 +114,8 @@ def test_import_rmt_needs_no_optional_extra():
     """Every module of rmt imports with CuPy, PyTorch, xarray and Dask unimportable, and none
     tries to import CuPy at import time (that would initialise CUDA); rmt.torch alone needs its
     extra and says how to install it."""
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+    import subprocess
+    import sys
 
     code = """if True:
         import importlib, pkgutil, sys
@@ -137,5 +137,6 @@ def test_import_rmt_needs_no_optional_extra():
         assert not EXTRAS & {k.split(".")[0] for k in sys.modules}
         print("ok")
     """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       check=False)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

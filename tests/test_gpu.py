@@ -430,10 +430,10 @@ def _device_problem(N=96, d=6, C=5):
 def test_sampled_aggregate_numpy_equals_cupy(method):
     """The sampled (and auto) CE aggregate on the device: same seed, same sample groups, so the
     estimates agree up to summation order."""
-    from rmt.hessian import block_norms  # noqa: PLC0415
+    from rmt.hessian import block_norms
 
     host, dev = _device_problem()
-    kw = dict(loss="ce", method=method, seed=1, rel_error=0.3)
+    kw = {"loss": "ce", "method": method, "seed": 1, "rel_error": 0.3}
     a, b = block_norms(*host, **kw), block_norms(*dev, **kw)
     assert type(a) is type(b)
     # each group's sums (g ≤ 16 samples): ≤ (g² + C + d + 8) float64 roundings of sums of
@@ -453,8 +453,8 @@ def test_sampled_aggregate_copies_once_per_group(standin):
     """Before: 7 device→host copies (each a synchronisation) and one host→device copy of the
     sample indices per group of 8 samples; now one copy per group (the stopping rule must read
     the group's sums) and the permutation copied to the device once per run."""
-    from rmt.hessian._context import _Ctx  # noqa: PLC0415
-    from rmt.hessian.sampled import sampled_aggregate  # noqa: PLC0415
+    from rmt.hessian._context import _Ctx
+    from rmt.hessian.sampled import sampled_aggregate
 
     _, dev = _device_problem()
     ctx = _Ctx(*dev, "ce", None)
@@ -483,7 +483,7 @@ def test_stieltjes_points_may_live_on_the_device():
 @pytest.mark.gpu
 def test_free_cumulants_take_device_arrays():
     """Before: TypeError (implicit conversion) for CuPy cumulants or moments."""
-    from rmt.laws import free_cumulants_from_moments, moments_from_free_cumulants  # noqa
+    from rmt.laws import free_cumulants_from_moments, moments_from_free_cumulants
 
     cp = bk.get_cupy()
     k = np.array([1.0, 0.5, 0.25])
@@ -495,9 +495,9 @@ def test_free_cumulants_take_device_arrays():
 
 @pytest.mark.gpu
 def test_block_rms_and_moment_tests_take_device_input():
-    """rmt.block_rms (W-block sums drawn on the device; ratio and slope of device sums) and
+    """rmt.block_rms (W-block sums drawn on the device; the ratio of device sums) and
     rmt.esd_tests (spectral moments of device eigenvalues) return host float64 results."""
-    from rmt import block_rms, esd_tests  # noqa: PLC0415
+    from rmt import block_rms, esd_tests
 
     cp = bk.get_cupy()
     off, dia = block_rms.w_block_sums(4, 1.0, 3, 5, 20, n_trials=3, seed=0, backend="cupy")
