@@ -94,7 +94,7 @@ def test_spectral_claims_declare_the_issue_rivals():
         names = {r.name for r in REG[f"{kind}-block-esd-finite-c-law"].rivals}
         assert want <= names
         own = {r.name for r in REG[f"{kind}-block-esd-own-weights"].rivals}
-        assert {"weights × 0.95", "C = ∞ law"} <= own
+        assert {"weights × 0.95", "weights × 1.05", "plain MP at the mean weight"} <= own
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ def _num(v: float, dec: int) -> str:
 def _symlog_ticks(lim: float, lin: float) -> tuple[list[float], list[str]]:
     """Ticks 0, ±lin and ±10^k beyond ``lin`` up to ``lim``, written as plain numbers."""
     pos = [lin] + [10.0 ** k for k in range(1, 7) if lin < 10.0 ** k <= lim]
+    if pos[-1] < lim and lim > 3 * lin:
+        pos.append(lim)
     if len(pos) > 1 and pos[1] < 3 * lin:      # too close to ±lin to label both
         pos.pop(1)
     ticks = [-p for p in pos[::-1]] + [0.0] + pos
@@ -81,7 +83,10 @@ def verdict_figure(ax: Any, result: Mapping[str, Any], *, quantity: str,
         rows.append((f"rival: {r['name']}", float(r["value"]), bool(r["rejected"])))
     z = np.array([(v - est) / se for _, v, _ in rows])
     lin = float(max(2, math.ceil(q)))
-    lim = max(2.0 * lin, 1.4 * float(np.max(np.abs(z)))) if z.size else 2.0 * lin
+    far = 1.4 * float(np.max(np.abs(z))) if z.size else 0.0
+    # beyond the linear part, end the axis at a labelled tick (1 or 3 times a power of ten)
+    ends = sorted(m * 10.0 ** k for k in range(1, 7) for m in (1.0, 3.0))
+    lim = max(2.0 * lin, next((e for e in ends if e >= far), far) if far > 2.0 * lin else 0.0)
     with F.style():
         n = len(rows) + 1
         ys = np.arange(n)[::-1].astype(float)    # the measured row on top
@@ -90,8 +95,8 @@ def verdict_figure(ax: Any, result: Mapping[str, Any], *, quantity: str,
                    label=f"{spread_text(result)} of the estimate")
         ax.errorbar([0.0], [ys[0]], xerr=[[q], [q]], fmt="o", color=F.OKABE_ITO["blue"],
                     ms=4, capsize=2.5, lw=1.0)
-        ax.text(0.01, ys[0] + 0.32, f"measured {_num(est, dec)} ± {_num(se, dec)} (SE)", transform=tr,
-                fontsize=6.5, va="center")
+        ax.text(0.01, ys[0] + 0.32, f"measured {_num(est, dec)} ± {_num(se, dec)} (SE)",
+                transform=tr, fontsize=6.5, va="center")
         for (name, value, rejected), zi, yi in zip(rows, z, ys[1:]):
             if rejected is None:
                 ax.plot([zi], [yi], "D", color=F.OKABE_ITO["vermillion"], ms=4.5)

@@ -176,7 +176,7 @@ def _mse_claim() -> Claim:
         predict=lambda p: _scale(C, "mse") * _pred(p, C).per_block,
         estimate=_estimate_scaled(C),
         rule=WithinCI(level=0.99, rel_precision=None),
-        rivals=(Rival("CE's uniform coefficient ρ/√(C+1)",
+        rivals=(Rival("CE's uniform coefficient ρ√(C+2)/√(C+1)",
                       lambda p: _scale(C, "mse") * math.sqrt(_pred(p, C).rho2 / (C + 1.0)),
                       proof="hidden_coupling.ratio",
                       note="the CE W-block ratio at p = 1/C carried over to MSE"),
@@ -256,7 +256,7 @@ def _figure_slope(ax: Any, result: Mapping[str, Any]) -> Any:
         ax.set_xscale("log")
         ax.set_xlabel(F.LABELS["C"])
         ax.set_ylabel(r"$\sqrt{C+1}\,\|H_{kl}\|_F/\|H_{kk}\|_F$, W-blocks (RMS)")
-        ax.legend(loc="lower right", fontsize=6, title=(
+        ax.legend(loc="upper left", fontsize=6, title=(
             f"slope of ln R_W: {result['estimate']:.3f}, CI [{lo:.3f}, {hi:.3f}];\n"
             f"predicted {result['prediction']:.3f}").replace("-", "−"), title_fontsize=6)
     return ax
