@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import backend as bk
-from .covariance import draw_covariance, resolve_scale
+from .covariance import DrawSpec, draw_covariance
 from .spectra import (
     EIGVALSH_WORKSPACE_FACTOR,
     eigvalsh_batched,
@@ -329,15 +329,12 @@ def default_edges(lower: float, upper: float, n_bins: int = 60) -> np.ndarray:
     return np.linspace(lower, upper, n + 1)
 
 
-def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, *,
-                     edges: Any = None, z: Any = None, n_moments: int = 4, n_classes: int = 10,
-                     sigma: float = 1.0, model: Any = None, weights: Any = "diag",
-                     block: Any = None, coupling: str = "dependent", scale: Any = 1.0,
-                     distribution: str = "gaussian", df: float = 5.0, batch_size: int = 1,
-                     backend: str | None = None, dtype: Any = None, draw_on: str = "host",
+def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None,
+                     spec: DrawSpec | None = None, *, edges: Any = None, z: Any = None,
+                     n_moments: int = 4, coupling: str = "dependent", batch_size: int = 1,
                      memory_budget: int | None = None, progress: bool | None = None,
-                     statistics: Callable[[np.ndarray], Mapping[str, Any]] | None = None
-                     ) -> MonteCarloResult:
+                     statistics: Callable[[np.ndarray], Mapping[str, Any]] | None = None,
+                     **fields: Any) -> MonteCarloResult:
     """Monte Carlo over the full pipeline: draw, weights, form ``B``, ``eigvalsh``, statistics.
 
     Each trial draws one :func:`rmt.covariance.draw_covariance` from its own seed (child ``t``),
@@ -350,6 +347,8 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     dim, n_samples : int, >= 1
         ``d`` and ``N``.
     seed : int, SeedSequence or Generator, optional
+    spec : DrawSpec, optional
+        What each trial draws (:class:`rmt.covariance.DrawSpec`; default ``DrawSpec()``).
     edges : array, optional
         Histogram edges of the empirical spectral density (statistic ``"esd"``, plus
         ``"esd.outside"``); omitted: no histogram.
@@ -357,13 +356,11 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
         Points for the Stieltjes transform (statistic ``"stieltjes"``); omitted: none.
     n_moments : int, >= 0
         Moments ``(1/d) tr B^k``, ``k = 1..n_moments`` (statistic ``"moments"``).
-    n_classes, sigma, model, weights, block, coupling, scale, distribution, df, draw_on
+    coupling : {"dependent", "independent"}
         As for :func:`rmt.covariance.draw_covariance`.
     batch_size : int, >= 1
         Trials per batch; capped so that a batch of formed matrices and their ``eigvalsh``
         workspace fit in ``memory_budget``. Does not change results.
-    backend : {"numpy", "cupy"}, optional
-    dtype : float32 or float64 (default)
     memory_budget : int, optional
         Bytes a batch may use (default: the device's free memory).
     progress : bool, optional
@@ -371,6 +368,10 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     statistics : callable, optional
         ``f(eigenvalues) -> mapping`` of further per-trial statistics (host float64 eigenvalues,
         ascending), e.g. a Kolmogorov–Smirnov distance to a law.
+    **fields
+        Fields of :class:`~rmt.covariance.DrawSpec` (``n_classes``, ``sigma``, ``model``,
+        ``weights``, ``block``, ``scale``, ``distribution``, ``df``, ``backend``, ``dtype``,
+        ``draw_on``), overriding those of ``spec``.
 
     Returns
     -------
@@ -382,8 +383,9 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     N = check_int("n_samples", n_samples, 1)
     K = check_int("n_moments", n_moments, 0)
     bsz = check_int("batch_size", batch_size, 1)
-    xp = bk.xp_for(backend)
-    dt = bk.resolve_dtype(dtype)
+    spec = DrawSpec.of(spec, **fields)
+    xp = bk.xp_for(spec.backend)
+    dt = spec.dtype
     zz = None if z is None else np.atleast_1d(np.asarray(z, dtype=np.complex128))
     if zz is not None and not np.all(np.isfinite(zz)):
         raise ValueError("z must hold finite complex numbers")
@@ -391,13 +393,6 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     budget = bk.free_memory_bytes(xp) if memory_budget is None else check_int(
         "memory_budget", memory_budget, 1)
     coupling = check_choice("coupling", coupling, ("dependent", "independent"))
-    check_choice("distribution", distribution, ("gaussian", "rademacher", "student_t"))
-    if isinstance(weights, str):
-        check_choice("weights", weights, ("diag", "offdiag"))
-    elif not callable(weights):
-        raise ValueError(f"weights must be 'diag', 'offdiag' or a callable, got {weights!r}")
-    resolve_scale(scale, int(model.n_classes) if model is not None else
-                  check_int("n_classes", n_classes, 2))
     if statistics is not None and not callable(statistics):
         raise TypeError(f"statistics must be callable, got {type(statistics).__name__}")
     # A batch holds b formed matrices (d² each) next to one trial's X and X̃ and the logits
@@ -405,15 +400,11 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     item = dt.itemsize
     room = 0.5 * budget - 3 * N * d * item - EIGVALSH_WORKSPACE_FACTOR * d * d * item
     bsz = int(max(1, min(bsz, room // (d * d * item))))
-    name = bk.backend_name(xp)
 
     def trial(seeds: Sequence[np.random.SeedSequence]) -> list[dict[str, Any]]:
         stack = xp.empty((len(seeds), d, d), dtype=dt)
         for i, s in enumerate(seeds):
-            draw = draw_covariance(d, N, s, n_classes=n_classes, sigma=sigma, model=model,
-                                   weights=weights, block=block, coupling=coupling, scale=scale,
-                                   distribution=distribution, df=df, backend=name, dtype=dt,
-                                   draw_on=draw_on)
+            draw = draw_covariance(d, N, s, spec, coupling=coupling)
             stack[i] = draw.matrix()
         ev = bk.to_numpy(eigvalsh_batched(stack, check=False, memory_budget=max(
             1, budget - stack.nbytes)))
@@ -437,11 +428,8 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
 
     meta = {"dim": d, "n_samples": N, "gamma": d / N, "n_moments": K,
             "z": None if zz is None else {"real": zz.real.tolist(), "imag": zz.imag.tolist()},
-            "n_classes": None if model is not None else n_classes, "sigma": sigma,
-            "weights": weights if isinstance(weights, str) else getattr(weights, "__name__", "callable"),
-            "block": None if block is None else list(np.atleast_1d(block).tolist()),
-            "coupling": coupling, "scale": scale, "distribution": distribution,
-            "df": df if distribution == "student_t" else None, "backend": name,
-            "dtype": str(dt), "draw_on": draw_on, "device": bk.device_name(xp)}
+            **spec.describe(), "coupling": coupling, "device": bk.device_name(xp)}
+    if spec.model is not None:
+        meta["n_classes"] = None
     return run_trials(trial, n_trials, seed, batch_size=bsz, vectorized=True, histograms=hist,
                       progress=progress, desc="spectra", meta=meta)

@@ -235,3 +235,46 @@ def test_v0_per_block_estimate_states_its_pair_sample_and_computes_c_once(monkey
     assert est.extra["n_pairs"] == 400 < est.extra["n_pairs_total"] == 30 * 29
     # Exact at V = 0 (ratios of BLAS sums in float64, relative error ≲ (d + C)·eps).
     assert math.isclose(est.value, 1 / 29, rel_tol=1e-12)
+
+
+def _typed_flags(parser):
+    """(parser, flag) for every option of ``parser`` and its subcommands that converts or
+    restricts its value (free text and paths excluded: any string is a valid one)."""
+    import argparse
+    from pathlib import Path
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _typed_flags(sub)
+        elif action.option_strings and (action.choices or action.type not in (None, str, Path)):
+            yield parser, action.option_strings[0]
+
+
+def _all_parsers():
+    from rmt.cli import build_parser
+    from simulations import _sweep_demo, block_ratio, block_spectra, heatmap, lindeberg
+
+    return [build_parser()] + [m.build_parser() for m in (block_ratio, block_spectra, heatmap,
+                                                           lindeberg, _sweep_demo)]
+
+
+def test_every_flag_of_every_command_is_named_once_in_its_error():
+    """Issue 18, item 10: "argument --C: --C must be an integer >= 2" named the flag twice."""
+    from rmt.cli import ArgumentParser, UsageError
+
+    checked = 0
+    for parser, flag in (pf for p in _all_parsers() for pf in _typed_flags(p)):
+        assert isinstance(parser, ArgumentParser), parser.prog  # one parser class everywhere
+        messages = []
+        for bad in ("nan", "-1", "0", "1e999", "bogus", ""):
+            try:
+                parser.parse_args([flag, bad])
+            except UsageError as exc:
+                if f"argument {flag}" in str(exc):
+                    messages.append(str(exc))
+        assert messages, f"{parser.prog} {flag}: no bad value was refused"
+        for m in messages:
+            assert m.count(flag) == 1 and "\n" not in m, m
+        checked += 1
+    assert checked > 60

@@ -2,12 +2,13 @@
 
 One module per family: ``foundation`` (exact Hessian identities), ``laws`` (spectral laws),
 ``block_ratio`` (block-diagonal structure against C), ``hidden`` (the one-hidden-layer net's
-W-blocks), ``lindeberg`` (the interpolation step).
+W-blocks), ``lindeberg`` (the interpolation step), ``torch_blocks`` (PyTorch models by HVPs;
+registers nothing without torch, see its ``SKIPPED``).
 """
 
 import importlib
 
-FAMILIES = ("foundation", "laws", "block_ratio", "hidden", "lindeberg")
+FAMILIES = ("foundation", "laws", "block_ratio", "hidden", "lindeberg", "torch_blocks")
 
 for _name in FAMILIES:
     try:

@@ -38,11 +38,12 @@ from ..stats import critical_value, mean_estimate
 from ._figures import verdict_figure
 
 #: Replicates of the calibrated moment test (:func:`rmt.esd_tests.moment_test`): weight-only
-#: draws for the between-block variance of random-weight laws, and full (weights + data)
-#: redraws for the within-block part. 32 full redraws give the covariance ν ≈ 30 degrees of
-#: freedom; own-weight laws have no weight part and take 64.
-_N_WEIGHT_DRAWS = 150
-_N_DATA_DRAWS = 32
+#: draws (per observed block) for the between-block variance of random-weight laws, and full
+#: (weights + data) redraws for the within-block part — the sizes at which tests/
+#: test_esd_tests.py shows every wrong law of issue 13 rejected at the quick scale (16 pooled
+#: blocks; own weights: one block, no weight part, 64 redraws).
+_N_WEIGHT_DRAWS = 50
+_N_DATA_DRAWS = 24
 _N_DATA_DRAWS_FIXED = 64
 _LEVEL = 0.99
 
@@ -374,10 +375,11 @@ _BLOCK_SCALES_OWN = {"quick": {"dim": 400, "n_samples": 800, "n_classes": 10, "s
                                "n_trials": 1},
                      "paper": {"dim": 2000, "n_samples": 4000, "n_classes": 1000, "sigma": 1.0,
                                "n_trials": 1}}
+# 16 blocks: the count at which the off-diagonal C = ∞ law is rejected (rmt.esd_tests)
 _BLOCK_SCALES_POP = {"quick": {"dim": 400, "n_samples": 800, "n_classes": 10, "sigma": 1.0,
-                               "n_trials": 4},
+                               "n_trials": 16},
                      "paper": {"dim": 2000, "n_samples": 4000, "n_classes": 1000, "sigma": 1.0,
-                               "n_trials": 2}}
+                               "n_trials": 16}}
 
 for _kind, _which in (("diag", "a diagonal block C·H_ii (weights C·p_i(1−p_i))"),
                       ("offdiag", "an off-diagonal block −C²·H_ij (weights C²·p_i p_j)")):
