@@ -36,7 +36,7 @@ SLOW = {
     "linear-ce-per-block-C10", "linear-ce-per-block-C50", "linear-ce-per-block-C200",
     "linear-ce-per-block-C1000",
     "linear-ce-per-block-rate", "hidden-ce-w-block-C10", "hidden-ce-w-block-C100",
-    "hidden-ce-w-block-C1000", "hidden-ce-w-block-slope", "lindeberg-first-moment-linear",
+    "hidden-ce-w-block-C1000", "hidden-ce-w-block-rate", "lindeberg-first-moment-linear",
     "lindeberg-smooth-gap-rate",
 }
 
@@ -86,9 +86,38 @@ def test_derivations_exist():
 
 def test_claims_that_could_not_fail_or_repeated_another_are_gone():
     # lindeberg-endpoints held by construction (now tests/test_lindeberg.py); the aggregate rate
-    # was the per-block rate plus a constant; the hidden rate is replaced by the finite-σ claims
-    for cid in ("lindeberg-endpoints", "linear-ce-aggregate-rate", "hidden-ce-w-block-rate"):
+    # was the per-block rate plus a constant
+    for cid in ("lindeberg-endpoints", "linear-ce-aggregate-rate"):
         assert cid not in REG
+    # the hidden rate is against the finite-σ prediction, with the uniform softmax a rival
+    rate = REG["hidden-ce-w-block-rate"]
+    assert rate.proof == "hidden_finite_sigma.decomposition"
+    assert "uniform-softmax slope" in {r.name for r in rate.rivals}
+
+
+def test_claims_without_their_extra_are_listed_as_skipped(tmp_path):
+    """Without PyTorch the torch_blocks claims are not silently absent: `rmt verify` prints
+    them as skipped with the reason, and the report and results.json list them."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "class NoTorch:\n"                           # import torch -> ImportError
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'torch':\n"
+            "            raise ImportError('No module named torch (blocked by the test)')\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "from rmt.cli import main\n"
+            f"sys.exit(main(['verify', '--quiet', '--out', {str(tmp_path)!r}, '--claims', "
+            "'torch-mlp-hidden-rate', 'torch-hvp-linear-closed-form']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "skipped torch-mlp-hidden-rate: PyTorch is not installed" in out.stdout
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert set(doc["skipped"]) == {"torch-mlp-hidden-rate", "torch-hvp-linear-closed-form"}
+    assert doc["claims"] == []
+    assert "## Skipped claims" in (tmp_path / "report.md").read_text()
 
 
 def test_spectral_claims_declare_the_issue_rivals():

@@ -15,7 +15,7 @@ Registered on import:
   and not the uniform-softmax coefficient ``ρ`` of ``proofs.hidden_coupling`` (exact only as
   ``σ → 0``): at ``σ = 1`` the softmax is far from uniform and ``√(C+1)·R_W`` grows from
   about 0.70 (C = 10) to 0.95 (C = 1000) against ``ρ ≈ 0.62``.
-* ``hidden-ce-w-block-slope``: the least-squares slope of ``ln R_W`` on ``ln C`` over
+* ``hidden-ce-w-block-rate``: the least-squares slope of ``ln R_W`` on ``ln C`` over
   ``C ∈ {10, 100, 1000}`` (the same seeds) equals the same contrast of the prediction, not the
   uniform-softmax slope (≈ −½) and not −1 (the V-block and linear-model rate).
 * ``hidden-mse-w-block``: with MSE, ``√(C+2)·R_W = ρ`` exactly up to the quadrature (``Γ = VᵀV``
@@ -264,7 +264,7 @@ def _figure_slope(ax: Any, result: Mapping[str, Any]) -> Any:
 
 def _slope_claim() -> Claim:
     return Claim(
-        id="hidden-ce-w-block-slope",
+        id="hidden-ce-w-block-rate",
         statement=("One-hidden-layer ReLU net, CE, σ = 1: the least-squares slope of ln R_W "
                    "(W-block per-block RMS ratio) on ln C over C ∈ {10, 100, 1000} equals the "
                    "same contrast of the finite-σ prediction, not the uniform-softmax slope "
