@@ -235,7 +235,9 @@ def _estimate_hidden(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
 def _claims() -> list[Claim]:
     from rmt.predictions import predict_block_ratio  # noqa: PLC0415
 
-    lin_scales = {"quick": {"C": 256, "dim": 32, "n_samples": 256, "sigma": 1.0, "rtol": 0.01,
+    # quick: a 99 % CI of ±1.5 % (under the rule's 2 % precision) leaves the nearest rival
+    # (d, N → ∞, 10 % below) about six half-widths away, at half the HVPs of ±1 %
+    lin_scales = {"quick": {"C": 256, "dim": 32, "n_samples": 256, "sigma": 1.0, "rtol": 0.015,
                             "instance_seed": 0},
                   "paper": {"C": 1024, "dim": 128, "n_samples": 1024, "sigma": 1.0,
                             "rtol": 0.005, "instance_seed": 0}}
