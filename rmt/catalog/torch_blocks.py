@@ -32,6 +32,7 @@ Registered on import only when PyTorch is importable; otherwise nothing is regis
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -58,11 +59,12 @@ MEASURED_HIDDEN_SLOPE_SE = 0.0014
 
 
 def _torch_available() -> str | None:
+    # find_spec, not import: importing torch takes seconds, and `import rmt.catalog` should not
     try:
-        import torch  # noqa: F401, PLC0415
-    except ImportError:
-        return "PyTorch is not installed (pip install 'rmt[torch]')"
-    return None
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):    # a blocking import hook, or a None in sys.modules
+        found = False
+    return None if found else "PyTorch is not installed (pip install 'rmt[torch]')"
 
 
 def _linear_setup(p: Mapping[str, Any], seed: Any):
