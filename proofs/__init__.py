@@ -27,6 +27,7 @@ PROOF_MODULES = (
     "proofs.block_norm_limits",
     "proofs.finite_c_ratio",
     "proofs.lindeberg",
+    "proofs.preconditioners",
 )
 
 

@@ -30,7 +30,8 @@ the polar factor ``UVᵀ``: they push singular values of ``[~1e-3, 1]`` into a b
 use to check orthogonality to float precision.
 
 Gradients (:func:`loss_and_grad`), with ``G = ∂ℓ/∂Z`` (``N × C``) ``= (P − E_y)/N`` for CE and
-``(Z − E_y)/N`` for MSE (``E_y`` the one-hot labels; the losses of :func:`rmt.models.loss_value`):
+``(Z − E_y)/N`` for MSE (``E_y`` the one-hot labels, or soft target rows ``Q``; the losses of
+:func:`rmt.models.loss_value`):
 linear ``∇_V = Gᵀ X``; hidden, with ``U = X Wᵀ`` and ``F = φ(U)``: ``∇_V = Gᵀ F`` and
 ``∇_W = ((G V) ∘ φ'(U))ᵀ X``. Cost ``O(N d C)`` (linear) or ``O(N m (d + C))`` (hidden).
 
@@ -147,24 +148,41 @@ def _forward(params: Mapping[str, Any], X: Any, y: Any, loss: str, activation: s
         U = X @ W.T
         F = phi(U)
     N, C = int(X.shape[0]), int(V.shape[0])
-    y = check_labels(y, N, C, xp)
+    T = _targets(y, N, C, xp, dtype=F.dtype)
     Z = F @ V.T
-    rows = xp.arange(N)
     if loss == "ce":
-        value = float(-xp.mean(log_softmax(Z)[rows, y]))
+        value = float(-xp.sum(T * log_softmax(Z)) / N)
     else:
-        Zc = Z.copy()
-        Zc[rows, y] -= 1
-        value = float(0.5 * xp.mean(xp.sum(Zc * Zc, axis=1)))
+        value = float(0.5 * xp.mean(xp.sum((Z - T) ** 2, axis=1)))
     if not need_grad:
         return value, None
-    G = softmax(Z) if loss == "ce" else Z
-    G[rows, y] -= 1
+    G = (softmax(Z) if loss == "ce" else Z) - T
     G /= N
     grads = {"V": G.T @ F}
     if kind == "hidden":
         grads["W"] = ((G @ V) * dphi(U)).T @ X
     return value, grads
+
+
+def _targets(y: Any, N: int, C: int, xp: ModuleType, dtype: Any) -> Any:
+    """One-hot rows for integer labels ``y`` (N,), or ``y`` itself when it is an (N, C) array
+    of probability rows (soft targets)."""
+    if getattr(y, "ndim", None) == 2:
+        Y = bk.asarray(y, xp)
+        if tuple(Y.shape) != (N, C) or not np.issubdtype(np.dtype(Y.dtype), np.floating):
+            raise ValueError(f"y as soft targets must be a floating array of shape ({N}, {C}), "
+                             f"got {Y.dtype} of shape {tuple(Y.shape)}")
+        # Rows on the simplex up to rounding of a C-term sum in the targets' precision.
+        tol = 8 * C * float(np.finfo(np.dtype(Y.dtype)).eps)
+        if (not bool(xp.all(xp.isfinite(Y))) or bool(xp.any(Y < 0))
+                or float(xp.max(xp.abs(xp.sum(Y, axis=1) - 1))) > tol):
+            raise ValueError("y as soft targets must hold probability rows (finite, >= 0, "
+                             f"summing to 1 within {tol:.2g})")
+        return Y.astype(dtype, copy=False)
+    y = check_labels(y, N, C, xp)
+    T = xp.zeros((N, C), dtype=dtype)
+    T[xp.arange(N), y] = 1
+    return T
 
 
 def loss_and_grad(params: Mapping[str, Any], X: Any, y: Any, loss: str = "ce",
@@ -177,8 +195,9 @@ def loss_and_grad(params: Mapping[str, Any], X: Any, y: Any, loss: str = "ce",
         ``{"V": V}`` (linear, ``V`` of shape ``(C, d)``) or ``{"W": W, "V": V}`` (hidden net,
         ``W`` ``(m, d)``, ``V`` ``(C, m)``).
     X : array, shape (N, d)
-    y : array of int, shape (N,)
-        Labels in ``[0, C)``.
+    y : array of int, shape (N,), or array of float, shape (N, C)
+        Labels in ``[0, C)``, or soft targets ``q_n`` (probability rows): the loss is then
+        ``−(1/N) Σ_n q_nᵀ log p_n`` (CE) or ``(1/N) Σ ½‖z_n − q_n‖²`` (MSE).
     loss : {"ce", "mse"}
         As :func:`rmt.models.loss_value` (MSE is ``(1/N) Σ ½‖z − e_y‖²``).
     activation : {"relu", "tanh", "gelu", "identity"}

@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from . import backend as bk
-from .hessian import block, block_norms, hessian
+from .hessian import _model_kind, block, block_norms, hessian
 from .models import LinearClassifier, OneHiddenLayer, check_data, softmax
 from .optim import loss_and_grad, params_from_model
 from .spectra import lanczos
@@ -372,15 +372,6 @@ def _tri_inv(L: Any, xp: ModuleType) -> Any:
 # --------------------------------------------------------------------------------------------
 # Building the layer
 # --------------------------------------------------------------------------------------------
-
-def _model_kind(model: Any) -> str:
-    if isinstance(model, LinearClassifier):
-        return "linear"
-    if isinstance(model, OneHiddenLayer):
-        return "hidden"
-    raise TypeError("model must be an rmt.models.LinearClassifier or OneHiddenLayer, got "
-                    f"{type(model).__name__}")
-
 
 def _softmax_layer(model: Any, X: Any, kind: str) -> SoftmaxLayerHessian:
     F = X if kind == "linear" else model.features(X)

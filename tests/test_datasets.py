@@ -116,3 +116,21 @@ def test_bad_inputs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_classification(args.pop("n_samples"), args.pop("dim"), args.pop("n_classes"),
                             **args)
+
+
+def test_soft_targets_share_inputs_and_sampled_labels_follow_them():
+    from scipy.stats import chisquare
+
+    from rmt.datasets import make_soft_targets
+
+    N, d, C, tau = 6000, 5, 3, 0.7
+    X, Q = make_soft_targets(N, d, C, temperature=tau, seed=9)
+    Xh, y = make_classification(N, d, C, temperature=tau, seed=9)
+    assert np.array_equal(X, Xh) and Q.shape == (N, C)
+    assert np.all(Q > 0) and np.abs(Q.sum(axis=1) - 1).max() < 4 * C * np.finfo(float).eps
+    # y_n ~ Q_n independently: the class counts are a sum of independent categoricals with
+    # expected counts Σ_n Q_n; the Poisson-binomial variance is below the multinomial one, so the
+    # chi-square test at level 1e-4 is conservative.
+    assert chisquare(np.bincount(y, minlength=C), Q.sum(axis=0)).pvalue > 1e-4
+    with pytest.raises(ValueError, match="temperature"):
+        make_soft_targets(3, 2, 2, temperature=0.0)

@@ -221,3 +221,25 @@ def test_train_flags_divergence():
 def test_bad_inputs(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_soft_targets_loss_gradient_and_attained_minimum():
+    from rmt.models import softmax as sm
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((30, 4))
+    Vstar = rng.standard_normal((5, 4))
+    Q = sm(X @ Vstar.T)
+    value, g = loss_and_grad({"V": Vstar}, X, Q)
+    entropy = -np.mean(np.sum(Q * np.log(Q), axis=1))
+    # Both are sums of 150 O(1) terms: agreement to ~150 eps.
+    assert abs(value - entropy) < 256 * EPS
+    assert np.abs(g["V"]).max() < 256 * EPS          # the teacher's weights are a minimum
+    p = {"V": rng.standard_normal((5, 4))}
+    _, g = loss_and_grad(p, X, Q)
+    fd = _fd_grad(p, X, Q, "ce", "relu")
+    np.testing.assert_allclose(g["V"], fd["V"], atol=1e-8)   # as for hard labels above
+    with pytest.raises(ValueError, match="soft targets"):
+        loss_and_grad(p, X, Q[:, :4])
+    with pytest.raises(ValueError, match="probability rows"):
+        loss_and_grad(p, X, 2 * Q)
