@@ -84,6 +84,8 @@ __all__ = [
     "preconditioner_quality",
     "dense_quality",
     "layer_hessian",
+    "QUANTITIES",
+    "quality_trial",
 ]
 
 #: The structured approximations, in the order they are reported.
@@ -391,6 +393,11 @@ def layer_hessian(model: Any, X: Any, y: Any = None, blocks: str = "V") -> Any:
     if blocks == "V":
         return _softmax_layer(model, check_data(X, model.dim, xp), kind).dense()
     m, d, C = model.hidden, model.dim, model.n_classes
+    if getattr(y, "ndim", 1) == 2:
+        if model.activation in ("tanh", "gelu"):
+            raise ValueError("y must be integer labels for the W blocks of a tanh/gelu net "
+                             "(rmt.hessian's residual term); soft targets work for relu/identity")
+        y = None   # relu / identity: the W blocks do not depend on the targets
     out = xp.empty((m * d, m * d), dtype=np.result_type(X.dtype, model.W.dtype))
     for k in range(m):
         for l in range(k, m):
@@ -442,6 +449,11 @@ def dense_quality(H: Any, block_size: int, g: Any, *,
         The gradient; its component outside ``range(H)`` is ignored.
     approximations : tuple of names from :data:`APPROXIMATIONS`
 
+    Notes
+    -----
+    ``P`` may be singular (a block of the ``W`` layer of rank below ``d``): pseudo-inverses are
+    used throughout, ``P⁺g`` and ``P^{+1/2} H P^{+1/2}`` (see :func:`_pinv_sqrt`).
+
     Returns
     -------
     results : dict of :class:`ApproximationQuality`
@@ -473,16 +485,26 @@ def dense_quality(H: Any, block_size: int, g: Any, *,
         E = H - P
         ev = np.linalg.eigvalsh(E)
         spec = float(max(abs(ev[0]), abs(ev[-1])) / lam[-1])
-        L = np.linalg.cholesky(P)
-        Kinv = np.linalg.inv(L)
-        mu = np.linalg.eigvalsh(Kinv @ H @ Kinv.T)[null_dim:]    # drop the null(H) zeros
+        R, Pp = _pinv_sqrt(P)
+        mu = np.linalg.eigvalsh(R @ H @ R)[null_dim:]    # drop the null(H) zeros
         kap = float(mu[-1] / mu[0])
-        s = np.linalg.solve(P, g)
+        s = Pp @ g
         results[name] = _newton(name, float(np.linalg.norm(E) / fro), spec, (spec, spec), kap,
                                 (kap, kap), Ur @ (Ur.T @ s), h, g, float(s @ H @ s))
     info = dict(null_dim=null_dim, frobenius=fro, lambda_max=float(lam[-1]),
                 lambda_min=float(lr[0]))
     return results, info
+
+
+def _pinv_sqrt(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``P^{+1/2}`` and ``P⁺`` of a symmetric PSD matrix (eigenvalues ``≤ n·eps·λ_max`` are
+    zeros). For ``P`` the diagonal or block-diagonal part of a PSD ``H``, ``null(P) ⊂ null(H)`` (a
+    zero diagonal block ``uᵀH_iiu = 0`` forces ``H(e_i ⊗ u) = 0``), so ``P^{+1/2} H P^{+1/2}`` has the
+    rank of ``H`` — a dead ReLU unit or a rank-deficient block of the W layer is handled this way."""
+    lam, U = np.linalg.eigh(P)
+    keep = lam > P.shape[0] * np.finfo(_F64).eps * max(lam[-1], 0.0)
+    inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+    return (U * np.sqrt(inv)) @ U.T, (U * inv) @ U.T
 
 
 def _newton(name: str, fro: float, spec: float, spec_b: tuple, kap: float, kap_b: tuple,
@@ -601,9 +623,6 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
                      ) -> tuple[dict, dict]:
     xp, C, p, n = hess.xp, hess.C, hess.p, hess.dim
     isz = np.dtype(hess.dtype).itemsize
-    if C * p * p * isz > memory_limit:
-        raise ValueError(f"memory_limit must be at least {C * p * p * isz} bytes for the "
-                         f"block-diagonal factors (C p² entries), got {memory_limit}")
     reorth = n_steps * n * isz <= memory_limit // 4
     seeds = bk.spawn_seeds(seed, 3 * len(APPROXIMATIONS))
     diag = hess.diagonal()
@@ -757,6 +776,10 @@ def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
                              f"N = {N}, p = {p}")
         limit = (max(1 << 20, int(0.5 * bk.free_memory_bytes(xp))) if memory_limit is None
                  else check_int("memory_limit", memory_limit, 1))
+        need = C * p * p * np.dtype(hess.dtype).itemsize
+        if need > limit:
+            raise ValueError(f"memory_limit must be at least {need} bytes for the block-diagonal "
+                             f"factors (C p² entries), got {limit}")
         sums = block_norms(model, X, blocks="V", memory_limit=limit)
         res, info = _lanczos_quality(hess, g, (sums.diagonal, sums.off_diagonal),
                                      approximations, n_steps, seed, cg_rtol, limit)
@@ -767,3 +790,54 @@ def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
         hessian_frobenius=float(info["frobenius"]), hessian_lambda_max=float(info["lambda_max"]),
         hessian_lambda_min=float(info["lambda_min"]),
         gradient_norm=float(xp.sqrt(xp.sum(g * g))), results=res)
+
+
+#: Per-approximation outputs of :func:`quality_trial` (``<quantity>_<approximation>``, with
+#: ``block-scalar`` written ``block_scalar``).
+QUANTITIES = ("frobenius_error", "spectral_error", "spectral_error_high", "kappa", "kappa_high",
+              "newton_error", "newton_direction_error", "newton_decrease")
+
+
+def quality_trial(n_classes: int, dim: int, n_samples: int, *, hidden: int | None = None,
+                  blocks: str = "V", sigma: float = 1.0, temperature: float = 1.0,
+                  method: str = "auto", n_steps: int = 40, seed: Any = None,
+                  backend: str | None = None) -> dict[str, float]:
+    """One draw of the preconditioner table: data, model at initialisation, every quantity.
+
+    Data: :func:`rmt.datasets.make_soft_targets` (``x ~ N(0, I_d)``, the gradient taken against
+    the linear teacher's probabilities at ``temperature``); model: the linear classifier
+    (``hidden=None``) or a ReLU net with ``hidden`` units, ``σ``-scaled LeCun init. Seed child 0
+    draws the data, child 1 the model, child 2 the Lanczos start vectors.
+
+    Returns
+    -------
+    dict
+        ``<q>_<approximation>`` for ``q`` in :data:`QUANTITIES` (``*_high``: the upper end of the
+        Lanczos interval), plus ``lambda_max``, ``lambda_min`` (smallest non-zero), ``hessian_fro``,
+        ``aggregate_ratio`` (``r`` with ``‖H − blockdiag H‖_F/‖H‖_F = r/√(1+r²)``), ``null_dim``.
+    """
+    from .datasets import make_soft_targets  # noqa: PLC0415
+
+    s_data, s_model, s_lanczos = bk.spawn_seeds(seed, 3)
+    X, Q = make_soft_targets(n_samples, dim, n_classes, temperature=temperature, seed=s_data,
+                             backend=backend)
+    if hidden is None:
+        model = LinearClassifier.init(n_classes, dim, sigma, seed=s_model, backend=backend)
+    else:
+        model = OneHiddenLayer.init(n_classes, dim, hidden, sigma, seed=s_model, backend=backend)
+    rep = preconditioner_quality(model, X, Q, blocks=blocks, method=method, n_steps=n_steps,
+                                 seed=s_lanczos)
+    out: dict[str, float] = {"lambda_max": rep.hessian_lambda_max,
+                             "lambda_min": rep.hessian_lambda_min,
+                             "hessian_fro": rep.hessian_frobenius, "null_dim": rep.null_dim}
+    for name, q in rep.results.items():
+        key = name.replace("-", "_")
+        vals = dict(frobenius_error=q.frobenius_error, spectral_error=q.spectral_error,
+                    spectral_error_high=q.spectral_error_bounds[1], kappa=q.kappa,
+                    kappa_high=q.kappa_bounds[1], newton_error=q.newton_error,
+                    newton_direction_error=q.newton_direction_error,
+                    newton_decrease=q.newton_decrease)
+        out.update({f"{k}_{key}": v for k, v in vals.items()})
+    e = rep.results["block"].frobenius_error if "block" in rep.results else math.nan
+    out["aggregate_ratio"] = e / math.sqrt(max(1.0 - e * e, np.finfo(_F64).tiny))
+    return out

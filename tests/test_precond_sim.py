@@ -1,0 +1,57 @@
+"""simulations.preconditioners: each part runs, resumes, prints its tables and draws."""
+
+import numpy as np
+import pytest
+
+from rmt import results
+from simulations import preconditioners as sim
+
+
+def _run(*argv):
+    return sim.main(list(argv))
+
+
+def test_linear_part_runs_resumes_and_draws(tmp_path, capsys):
+    lin = tmp_path / "l.nc"
+    args = ("linear", "--C", "3", "--dim", "3", "--n-samples", "8", "--n-seeds", "2",
+            "--out", str(lin), "--quiet")
+    assert _run(*args) == 0
+    first = results.open(lin)["kappa_block"].values.copy()
+    assert _run(*args) == 0          # every cell is reused: the same numbers
+    np.testing.assert_array_equal(results.open(lin)["kappa_block"].values, first)
+    assert _run("figures", "--linear", str(lin), "--hidden", str(tmp_path / "none.nc"),
+                "--optim", str(tmp_path / "none.nc"), "--figdir", str(tmp_path)) == 0
+    assert "95% t-CI" in capsys.readouterr().out
+    assert (tmp_path / "precond_linear.png").exists()
+
+
+@pytest.mark.slow
+def test_parts_run_resume_and_draw(tmp_path, capsys):
+    lin, hid, opt = tmp_path / "l.nc", tmp_path / "h.nc", tmp_path / "o.nc"
+    assert _run("linear", "--C", "3", "5", "--dim", "4", "--n-samples", "10", "--n-seeds", "2",
+                "--out", str(lin), "--quiet") == 0
+    first = results.open(lin)["kappa_block"].values.copy()
+    assert _run("linear", "--C", "3", "5", "--dim", "4", "--n-samples", "10", "--n-seeds", "2",
+                "--out", str(lin), "--quiet") == 0
+    np.testing.assert_array_equal(results.open(lin)["kappa_block"].values, first)
+    assert _run("hidden", "--C", "3", "--dim", "4", "--n-samples", "12", "--hidden", "3",
+                "--n-seeds", "2", "--out", str(hid), "--quiet") == 0
+    assert _run("optim", "--C", "3", "--dim", "3", "--n-samples", "8", "--n-seeds", "2",
+                "--budget", "20", "--out", str(opt), "--quiet") == 0
+    ds = results.open(opt)
+    assert ds["adam_mini_curve"].shape[-1] == 21
+    assert _run("figures", "--linear", str(lin), "--hidden", str(hid), "--optim", str(opt),
+                "--figdir", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "95% t-CI" in out and "steps to gap" in out
+    for stem in ("precond_linear", "precond_hidden", "precond_optim"):
+        assert (tmp_path / f"{stem}.png").exists()
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        _run("linear", "--C", "1", "--out", str(tmp_path / "x.nc"))
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        _run("nonsense")
+    assert e.value.code == 2
