@@ -665,6 +665,9 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
             # κ of the block-preconditioned operator is small: Lanczos has both ends already.
             ext[a] = top
             continue
+        if a not in approximations:      # identity only for λ_max(H), the spectral scale
+            ext[a] = (math.nan, math.nan, top[2], top[3])
+            continue
         bottom = _smallest(op, _lifted_block_solve(Ps[a], Pb), hess, top[2],
                            seeds[len(APPROXIMATIONS) + APPROXIMATIONS.index(a)], eig_rtol, maxiter)
         ext[a] = (*bottom, top[2], top[3])
