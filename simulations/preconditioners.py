@@ -118,48 +118,87 @@ def make_grid(args: argparse.Namespace) -> tuple:
                               seed=args.seed, fixed=fixed)
 
 
+class _Geo:
+    """A geometric mean with its interval: the t-interval of ``log`` values, exponentiated (for
+    κ, a positive, heavy-tailed quantity whose arithmetic t-interval can go below zero)."""
+
+    def __init__(self, e) -> None:
+        self.e = e
+        self.value = np.exp(e.value)
+
+    def ci(self, level: float):
+        lo, hi = self.e.ci(level)
+        return np.exp(lo), np.exp(hi)
+
+
 def summary(ds, var: str):
-    """Mean and 95% t-interval over seeds of ``var``, one row per remaining coordinate."""
+    """Mean and 95% t-interval over seeds of ``var`` (geometric for κ), one row per remaining
+    coordinate."""
     from rmt.stats import mean_estimate  # noqa: PLC0415
 
-    return mean_estimate(np.asarray(ds[var].transpose("seed", ...).values), axis=0)
+    a = np.asarray(ds[var].transpose("seed", ...).values)
+    if var.startswith("kappa"):
+        return _Geo(mean_estimate(np.log(a), axis=0))
+    return mean_estimate(a, axis=0)
+
+
+def _cell(e, i: int, fmt: str = ".3g") -> str:
+    lo, hi = e.ci(LEVEL)
+    return f"{e.value[i]:{fmt}} [{lo[i]:{fmt}}, {hi[i]:{fmt}}]"
 
 
 def print_tables(paths: dict[str, Path]) -> None:
+    """Markdown tables: mean [95% t-CI] over seeds."""
     from rmt import results  # noqa: PLC0415
+    from rmt.stats import mean_estimate  # noqa: PLC0415
 
     for part in ("linear", "hidden"):
         if not paths[part].exists():
             continue
         ds = results.open(paths[part])
         C = ds["n_classes"].values
-        print(f"\n{part}: mean [95% t-CI] over {ds.sizes['seed']} seeds; "
-              f"Frobenius/spectral errors relative to ||H||; kappa on range(H)")
-        for a in APPROX:
-            for q in ("frobenius_error", "spectral_error", "kappa", "newton_error"):
-                e = summary(ds, f"{q}_{a}")
-                lo, hi = e.ci(LEVEL)
-                cells = "  ".join(f"C={c}: {m:.4g} [{l:.4g}, {h:.4g}]"
-                                  for c, m, l, h in zip(C, e.value, lo, hi))
-                print(f"  {a:<13}{q:<16}{cells}")
+        print(f"\n{part} (d={ds.attrs.get('dim')}, N={ds.attrs.get('n_samples')}, "
+              f"sigma={ds.attrs.get('sigma')}): mean [95% t-CI] over {ds.sizes['seed']} seeds "
+              "(κ: geometric mean, t-CI of log κ)\n")
+        print("| C | P | ‖H−P‖_F/‖H‖_F | ‖H−P‖₂/‖H‖₂ | κ(P^-1/2 H P^-1/2) on range(H) | "
+              "‖ΠP⁺g − H⁺g‖/‖H⁺g‖ |")
+        print("|---|---|---|---|---|---|")
+        ests = {(a, q): summary(ds, f"{q}_{a}") for a in APPROX
+                for q in ("frobenius_error", "spectral_error", "kappa", "newton_error")}
+        for i, c in enumerate(C):
+            for a in APPROX:
+                cells = " | ".join(_cell(ests[(a, q)], i) for q in
+                                   ("frobenius_error", "spectral_error", "kappa", "newton_error"))
+                print(f"| {c} | {a} | {cells} |")
     if paths["optim"].exists():
         ds = results.open(paths["optim"])
-        print(f"\noptim: steps to gap <= {ds.attrs.get('target_fraction', 0.01)} x initial "
-              f"(mean [95% t-CI] over seeds that reached it), gap after the budget")
+        T = ds.sizes["seed"]
+        print(f"\noptim (d={ds.attrs.get('dim')}, N={ds.attrs.get('n_samples')}): steps until "
+              f"the loss gap is <= {ds.attrs.get('target_fraction')} x its initial value, mean "
+              f"[95% t-CI] over the seeds that reached it (reached/{T}); gap after the budget "
+              "(median over seeds)\n")
+        print("| C | " + " | ".join(OPTS) + " |")
+        print("|---|" + "---|" * len(OPTS))
         for c in ds["n_classes"].values:
+            row = []
             for o in OPTS:
                 k = o.replace("-", "_")
-                s = ds[f"{k}_best_steps"].sel(n_classes=c).values
+                st = ds[f"{k}_best_steps"].sel(n_classes=c).values
                 g = ds[f"{k}_final_gap"].sel(n_classes=c).values
-                lr = ds[f"{k}_best_lr"].sel(n_classes=c).values
-                ok = np.isfinite(s)
-                from rmt.stats import mean_estimate  # noqa: PLC0415
-
-                st = (mean_estimate(s[ok]) if ok.sum() > 1 else None)
-                txt = (f"{st.value:.1f} [{st.ci(LEVEL)[0]:.1f}, {st.ci(LEVEL)[1]:.1f}]"
-                       if st else "n/a")
-                print(f"  C={c:<6}{o:<10} steps {txt} ({ok.sum()}/{s.size} reached)  "
-                      f"final gap median {np.median(g):.2e}  lr {np.unique(np.round(lr, 5))}")
+                ok = np.isfinite(st)
+                if ok.sum() > 1:
+                    e = mean_estimate(st[ok])
+                    lo, hi = e.ci(LEVEL)
+                    txt = f"{e.value:.1f} [{lo:.1f}, {hi:.1f}]"
+                else:
+                    txt = "—"
+                row.append(f"{txt} ({ok.sum()}/{T}); gap {np.median(g):.1e}")
+            print(f"| {c} | " + " | ".join(row) + " |")
+        print("\nchosen learning rates (per seed):")
+        for c in ds["n_classes"].values:
+            print(f"  C={c}: " + "; ".join(
+                f"{o} {np.round(ds[o.replace('-', '_') + '_best_lr'].sel(n_classes=c).values, 4)}"
+                for o in OPTS))
 
 
 def draw(paths: dict[str, Path], figdir: Path) -> list[Path]:
@@ -193,7 +232,7 @@ def draw(paths: dict[str, Path], figdir: Path) -> list[Path]:
             axes[0].legend(fontsize=6, loc="lower left")
             blk = "rows of V (linear CE)" if part == "linear" else "rows of W (ReLU net, CE)"
             fig.suptitle(f"{blk}, d={ds.attrs.get('dim', '')}, N={ds.attrs.get('n_samples', '')}"
-                         f"; mean and 95% t-CI over {T} seeds", fontsize=8)
+                         f"; mean and 95% t-CI over {T} seeds (κ: geometric)", fontsize=8)
             out += list(figures.save(fig, figdir / f"precond_{part}"))
     if paths["optim"].exists():
         ds = results.open(paths["optim"])
