@@ -8,7 +8,10 @@ float64 and in float32 (float32 products, float64 accumulation). It prints the d
 per C with both timings, the achieved rate against the flop count of the method
 (``3 N² C`` for the three symmetric products S1, S4, QQᵀ, ``2 N d C`` per logits pass and
 ``N² d`` for the Gram matrix), the aggregate ratio, ``√(C−1)·ratio`` (1 at V = 0), and the
-relative float32–float64 difference of the ratio. ``--json PATH`` also writes the rows.
+relative float32–float64 difference of the ratio, and the float64 time over the floor: ``4N²C``
+flops at the GEMM rate of an ``(N × C)·(C × N)`` product timed in the same run (NumPy only).
+``--json PATH`` also writes the rows. (``python -m benchmarks.peers`` times the floor ratio
+paired and alternating, with the mixed-precision path too.)
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"device: {bk.device_name(xp)}  backend: {a.backend}  N={a.N} d={a.d} "
           f"sigma={a.sigma} seed={a.seed}")
-    head = (f"{'C':>7} {'t64 [s]':>9} {'GF/s64':>8} {'t32 [s]':>9} {'GF/s32':>8} "
+    head = (f"{'C':>7} {'t64 [s]':>9} {'GF/s64':>8} {'/floor':>7} {'t32 [s]':>9} {'GF/s32':>8} "
             f"{'aggregate':>11} {'sqrt(C-1)*agg':>13} {'|r32/r64-1|':>12}")
     print(head)
     print("-" * len(head))
@@ -80,9 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         t64, s64 = timed(lambda: block_norms(model, X, memory_limit=a.memory_limit), xp,
                          a.repeat)
         r64 = s64.aggregate_ratio
+        floor = math.nan
+        if a.backend == "numpy":
+            A = np.ones((a.N, C))
+            B = np.ascontiguousarray(A.T)            # a second buffer: GEMM, not SYRK
+            t_gemm, _ = timed(lambda: A @ B, xp, a.repeat)
+            floor = 2 * t_gemm                       # 4N²C flops = two (N×C)(C×N) GEMMs
         # one logits pass when P fits whole, else two (log-sum-exp, then P)
         f = flops(a.N, a.d, C, 1)
-        row = {"C": C, "N": a.N, "d": a.d, "seconds_float64": t64,
+        row = {"C": C, "N": a.N, "d": a.d, "seconds_float64": t64, "floor_seconds": floor,
                "gflops_float64": f / t64 / 1e9, "aggregate_ratio": r64,
                "diagonal_sq_sum": s64.diagonal, "off_diagonal_sq_sum": s64.off_diagonal}
         t32 = r32 = rel = math.nan
@@ -95,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             row.update(seconds_float32=t32, gflops_float32=f / t32 / 1e9,
                        aggregate_ratio_float32=r32, rel_diff_float32_float64=rel)
         rows.append(row)
-        print(f"{C:>7d} {t64:>9.3f} {f / t64 / 1e9:>8.1f} {t32:>9.3f} {f / t32 / 1e9:>8.1f} "
+        print(f"{C:>7d} {t64:>9.3f} {f / t64 / 1e9:>8.1f} {t64 / floor:>7.2f} {t32:>9.3f} "
+              f"{f / t32 / 1e9:>8.1f} "
               f"{r64:>11.6g} {math.sqrt(C - 1) * r64:>13.6g} {rel:>12.2e}", flush=True)
     if a.json:
         with open(a.json + ".tmp", "w") as fh:

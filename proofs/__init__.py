@@ -1,19 +1,24 @@
 """Symbolic derivations (SymPy) of every claim rmt verifies.
 
 Each proof module derives one family of claims. A derivation is a function decorated with
-:func:`derivation`; it returns a :class:`ProofResult` whose ``objects`` are the SymPy results
-(that :mod:`rmt.claims` lambdifies into predictions) and whose ``passed`` says whether the
-symbolic check succeeded. ``rmt prove`` runs them all (:func:`run_all`).
+:func:`derivation`; it returns a :class:`ProofResult` whose ``objects`` are the SymPy results,
+by name (that :mod:`rmt.claims` lambdifies into predictions; symbols too are returned in
+dicts by name, never in positional tuples), and whose ``passed`` says whether the symbolic
+check succeeded. Each check is a :func:`require` naming its step: the first that fails ends the
+derivation with ``passed = False`` and the step's name in ``detail``. ``rmt prove`` runs them
+all (:func:`run_all`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["ProofResult", "Derivation", "derivation", "registry", "run_all", "PROOF_MODULES"]
+__all__ = ["ProofResult", "Derivation", "DerivationStepFailed", "derivation", "require",
+           "by_name", "registry", "run_all", "PROOF_MODULES"]
 
 #: Proof modules in the order ``rmt prove`` runs them; a module missing here is not run.
 PROOF_MODULES = (
@@ -27,6 +32,8 @@ PROOF_MODULES = (
     "proofs.block_norm_limits",
     "proofs.finite_c_ratio",
     "proofs.lindeberg",
+    "proofs.esd_moments",
+    "proofs.hidden_finite_sigma",
     "proofs.preconditioners",
 )
 
@@ -53,17 +60,64 @@ class Derivation:
         return self.func()
 
 
+class DerivationStepFailed(AssertionError):
+    """A step of a derivation did not hold; ``step`` names it."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"step failed: {step}")
+        self.step = step
+
+
+def require(step: str, condition: Any) -> None:
+    """Check one step of a derivation: raise :class:`DerivationStepFailed` naming ``step`` unless
+    ``condition`` is true (a SymPy relational must evaluate to a truth value).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> require("(x + 1)² expands", sp.expand((x + 1)**2 - x**2 - 2*x - 1) == 0)
+    >>> require("x² = x", sp.expand(x**2 - x) == 0)
+    Traceback (most recent call last):
+    ...
+    proofs.DerivationStepFailed: step failed: x² = x
+    """
+    if not bool(condition):
+        raise DerivationStepFailed(step)
+
+
+def by_name(*symbols: Any) -> dict[str, Any]:
+    """SymPy symbols in a dict keyed by their names (what a derivation returns as
+    ``objects["symbols"]``, so a consumer looks each one up by name, never by position)."""
+    out = {str(s.name): s for s in symbols}
+    if len(out) != len(symbols):
+        raise ValueError(f"symbols must have distinct names, got {[s.name for s in symbols]}")
+    return out
+
+
 _REGISTRY: dict[str, Derivation] = {}
 
 
 def derivation(id: str, statement: str) -> Callable[[Callable[[], ProofResult]], Callable[[], ProofResult]]:
-    """Register ``func`` as the derivation ``id`` with a one-line ``statement``."""
+    """Register ``func`` as the derivation ``id`` with a one-line ``statement``.
+
+    The registered function returns ``ProofResult(False, {}, "step failed: …")`` when one of its
+    :func:`require` steps fails.
+    """
 
     def wrap(func: Callable[[], ProofResult]) -> Callable[[], ProofResult]:
         if id in _REGISTRY and _REGISTRY[id].func.__qualname__ != func.__qualname__:
             raise ValueError(f"derivation id {id!r} is registered twice")
-        _REGISTRY[id] = Derivation(id, statement, func.__module__, func)
-        return func
+
+        @functools.wraps(func)
+        def checked(*args: Any, **kwargs: Any) -> ProofResult:
+            try:
+                return func(*args, **kwargs)
+            except DerivationStepFailed as exc:
+                return ProofResult(False, {}, f"{id}: {exc}")
+
+        _REGISTRY[id] = Derivation(id, statement, func.__module__, checked)
+        return checked
 
     return wrap
 

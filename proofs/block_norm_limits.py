@@ -33,7 +33,7 @@ import sympy as sp
 from sympy.stats import E as expect
 from sympy.stats import Normal
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 from proofs.large_c import (
     NCLASS,
     SIGMA,
@@ -130,33 +130,33 @@ def derive_exact_sq_norm() -> ProofResult:
     notes = []
     x, y = Normal("x", 0, 1), Normal("y", 0, 1)
     m4, m2 = expect(x**4), expect(x**2)
-    ok = (m4, m2) == (3, 1)
+    require("standard Gaussian moments E x⁴ = 3, E x² = 1", (m4, m2) == (3, 1))
     # E‖x‖⁴ = Σ_k E x_k⁴ + Σ_{k≠l} E x_k² E x_l²; E(xᵀy)² = Σ_k E x_k² E y_k² (cross terms vanish)
     norm4 = sp.expand(DIM * m4 + DIM * (DIM - 1) * m2**2)
     inner2 = DIM * expect(x**2 * y**2)
-    ok &= sp.expand(norm4 - DIM * (DIM + 2)) == 0 and sp.expand(inner2 - DIM) == 0
+    require("E‖x‖⁴ = d(d + 2) and E(xᵀy)² = d", sp.expand(norm4 - DIM * (DIM + 2)) == 0 and sp.expand(inner2 - DIM) == 0)
     notes.append(f"E‖x‖⁴ = {sp.factor(norm4)}, E(xᵀy)² = {inner2}")
     exact = sp.expand((NSAMP * EA2 * norm4 + NSAMP * (NSAMP - 1) * EA**2 * inner2) / NSAMP**2)
-    ok &= sp.expand(exact - block_sq_norm_exact()) == 0
+    require("E‖H‖²_F assembled from the moments equals block_sq_norm_exact", sp.expand(exact - block_sq_norm_exact()) == 0)
     bad = []
     for dv, nv in itertools.product((1, 2, 3), (1, 2, 3)):
         bf = _brute_force_sq_norm(dv, nv)
         if sp.expand(bf - exact.subs({DIM: dv, NSAMP: nv})) != 0:
             bad.append((dv, nv))
-    ok &= not bad
+    require("brute-force Gaussian expectation agrees for d, N ≤ 3", not bad)
     notes.append("brute-force Gaussian expectation for d, N ≤ 3 "
                  + ("agrees" if not bad else f"differs {bad}"))
     per_dim = sp.limit((exact / DIM).subs(NSAMP, DIM / GAMMA), DIM, sp.oo)
-    ok &= sp.expand(per_dim - (GAMMA * EA2 + EA**2)) == 0
+    require("E‖H‖²_F/d → γ E a² + (E a)² as d, N → ∞", sp.expand(per_dim - (GAMMA * EA2 + EA**2)) == 0)
     notes.append(f"‖H‖²/d → {per_dim}")
     objects = {
-        "symbols": (DIM, NSAMP, EA, EA2, GAMMA),
+        "symbols": by_name(DIM, NSAMP, EA, EA2, GAMMA),
         "block_sq_norm_exact": block_sq_norm_exact(),
         "block_sq_norm_per_dim_limit": per_dim,
         "gaussian_norm4": norm4,
         "gaussian_inner2": inner2,
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("block_norm_limits.per_block_ratio",
@@ -171,24 +171,24 @@ def derive_per_block_ratio() -> ProofResult:
     off = block_sq_norm_exact(Ea=-sp.Symbol("b1") / C**2, Ea2=sp.Symbol("b2") / C**4)
     sub = {sp.Symbol("a1"): A1, sp.Symbol("a2"): A2, sp.Symbol("b1"): B1, sp.Symbol("b2"): B2}
     c_ratio_sq = sp.cancel((C**2 * off / diag).subs(sub))
-    ok = sp.cancel(c_ratio_sq - c_ratio_exact()**2) == 0
+    require("(C·ratio)² = C² E‖H_ij‖²/E‖H_ii‖² equals c_ratio_exact²", sp.cancel(c_ratio_sq - c_ratio_exact()**2) == 0)
     # d, N → ∞ with (d + 2)/(N − 1) → γ.
     lim_moments = sp.sqrt(sp.limit(c_ratio_sq.subs(NSAMP, DIM / GAMMA), DIM, sp.oo))
     target_lim = sp.sqrt((GAMMA * B2 + B1**2) / (GAMMA * A2 + A1**2))
-    ok &= sp.simplify(lim_moments**2 - target_lim**2) == 0
+    require("d, N → ∞ limit of C·ratio in the weight moments", sp.simplify(lim_moments**2 - target_lim**2) == 0)
     # Large-C moments.
     big_c = {A1: diag_weight_moment_limit(1), A2: diag_weight_moment_limit(2),
              B1: offdiag_weight_moment_limit(1), B2: offdiag_weight_moment_limit(2)}
     kap = kappa()
-    ok &= sp.simplify(target_lim.subs(big_c)**2 - kap**2) == 0
-    ok &= sp.simplify(kap.subs(SIGMA, 0)) == 1
+    require("large-C weight moments give κ(σ, γ)", sp.simplify(target_lim.subs(big_c)**2 - kap**2) == 0)
+    require("κ(0, γ) = 1", sp.simplify(kap.subs(SIGMA, 0)) == 1)
     notes.append("exact C·ratio formula; d,N → ∞ limit; large-C moments give κ(σ, γ)")
     # C = 2: b = C²p1p2 = 2·(C p1(1 − p1)), so B1 = 2A1, B2 = 4A2 and C·ratio = 2 exactly.
-    ok &= sp.simplify(c_ratio_exact().subs({B1: 2 * A1, B2: 4 * A2})) == 2
+    require("C = 2: C·ratio = 2 exactly", sp.simplify(c_ratio_exact().subs({B1: 2 * A1, B2: 4 * A2})) == 2)
     # V = 0: a = 1 − 1/C, b = 1 deterministic ⇒ ratio = 1/(C − 1) exactly, at every d, N.
     v0_sq = sp.simplify(c_ratio_exact().subs({A1: 1 - 1 / C, A2: (1 - 1 / C)**2, B1: 1, B2: 1})**2
                         / C**2)
-    ok &= sp.simplify(v0_sq - 1 / (C - 1)**2) == 0
+    require("V = 0: ratio = 1/(C − 1) at every d, N", sp.simplify(v0_sq - 1 / (C - 1)**2) == 0)
     v0 = 1 / (C - 1)
     notes.append(f"C = 2: C·ratio = 2; V = 0: ratio = {v0}")
     # First order in 1/C (asymptotic) from the large-C expansions of proofs.large_c.
@@ -197,11 +197,11 @@ def derive_per_block_ratio() -> ProofResult:
              B1: offdiag_weight_moment_first_order(1), B2: offdiag_weight_moment_first_order(2)}
     fo = sp.series(target_lim.subs(first).subs(NCLASS, 1 / t), t, 0, 2).removeO()
     fo_coeff = sp.simplify(fo.coeff(t, 1))
-    ok &= sp.simplify(fo.coeff(t, 0) - kap) == 0
+    require("the 1/C expansion starts at κ", sp.simplify(fo.coeff(t, 0) - kap) == 0)
     c_ratio_first_order = kap + fo_coeff / C
     notes.append("first-order 1/C correction of κ derived (asymptotic)")
     objects = {
-        "symbols": (DIM, NSAMP, A1, A2, B1, B2, GAMMA, SIGMA, NCLASS),
+        "symbols": by_name(DIM, NSAMP, A1, A2, B1, B2, GAMMA, SIGMA, NCLASS),
         "c_ratio_exact": c_ratio_exact(),
         "c_ratio_limit_moments": target_lim,
         "kappa": kap,
@@ -211,4 +211,4 @@ def derive_per_block_ratio() -> ProofResult:
         "c_ratio_first_order": c_ratio_first_order,
         "v0_per_block_ratio": 1 / (C - 1),
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))

@@ -32,7 +32,7 @@ from typing import Any
 import sympy as sp
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, derivation, require
 from proofs.softmax_hessian import ce_hessian_of_p, eliminate_exp, is_zero_rational, softmax_vector
 
 __all__ = [
@@ -290,7 +290,7 @@ def derive_linear(C: int = 3, d: int = 2, N: int = 2) -> ProofResult:
         ``A, x, i, j``), ``objects["A_ce"]``, ``objects["g_ce"]``, ``objects["A_mse"]``,
         ``objects["g_mse"]`` (in MatrixSymbols ``p, z, e``).
     """
-    ok, lines = True, []
+    lines = []
     for loss in ("ce", "mse"):
         model = explicit_linear(C, d, N, loss)
         X = model["X"]
@@ -301,7 +301,7 @@ def derive_linear(C: int = 3, d: int = 2, N: int = 2) -> ProofResult:
             formula += sp.Matrix(linear_sample_hessian(sp.ImmutableMatrix(A), x).as_explicit())
         formula /= N
         same = difference_is_zero(model["hessian"] - formula, model["logits"], loss)
-        ok &= same
+        require(f"linear {loss.upper()} Hessian = (1/N) Σ A_n ⊗ x_n x_nᵀ", same)
         lines.append(f"linear {loss.upper()} (C={C}, d={d}, N={N}): direct Hessian == "
                      f"(1/N) Σ A_n ⊗ x_n x_nᵀ: {same}")
     A, x, p, z, e = _matrix_symbols_for_lambdify("A", "x", "p", "z", "e")
@@ -317,7 +317,7 @@ def derive_linear(C: int = 3, d: int = 2, N: int = 2) -> ProofResult:
         "g_mse": z - e,
         "sizes": SIZE_SYMBOLS,
     }
-    return ProofResult(bool(ok), objects, "; ".join(lines))
+    return ProofResult(True, objects, "; ".join(lines))
 
 
 def derive_hidden(C: int = 3, m: int = 2, d: int = 2, N: int = 1) -> ProofResult:
@@ -336,7 +336,7 @@ def derive_hidden(C: int = 3, m: int = 2, d: int = 2, N: int = 1) -> ProofResult
         per-sample SymPy matrix expressions in the MatrixSymbols ``objects["args_hidden"] =
         (A, g, V, h, x, d1, d2)``; average them over samples for the loss's Hessian.
     """
-    ok, lines = True, []
+    lines = []
     for loss in ("ce", "mse"):
         model = explicit_hidden(C, m, d, N, loss)
         X, V = model["X"], model["V"]
@@ -354,14 +354,14 @@ def derive_hidden(C: int = 3, m: int = 2, d: int = 2, N: int = 1) -> ProofResult
                     rename[f(u[k])] = sp.Symbol(f"{tag}{n}_{k}", real=True)
         formula /= N
         same = difference_is_zero(model["hessian"] - formula, model["logits"], loss, rename)
-        ok &= same
+        require(f"hidden-layer {loss.upper()} Hessian blocks match the chain rule", same)
         lines.append(f"hidden {loss.upper()} (C={C}, m={m}, d={d}, N={N}, generic φ): direct "
                      f"Hessian == [[A⊗hhᵀ, (AVD)⊗hxᵀ + g⊗(D⊗xᵀ)], [·ᵀ, Γ⊗xxᵀ]]: {same}")
     args = _matrix_symbols_for_lambdify("A", "g", "V", "h", "x", "d1", "d2")
     blocks = hidden_sample_blocks(*args)
     objects = {f"hidden_{k}": v for k, v in blocks.items()}
     objects.update({"args_hidden": args, "sizes": SIZE_SYMBOLS})
-    return ProofResult(bool(ok), objects, "; ".join(lines))
+    return ProofResult(True, objects, "; ".join(lines))
 
 
 @derivation("chain_rule.linear",

@@ -31,7 +31,7 @@ from typing import Iterator, Sequence
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 
 __all__ = [
     "GAMMA",
@@ -268,21 +268,21 @@ def _fixed_point_series(expectation, kmax: int) -> list[sp.Expr]:
 def derive_noncrossing() -> ProofResult:
     notes = []
     counts = [len(noncrossing_partitions(k)) for k in range(K_NC + 1)]
-    ok = counts == [sp.catalan(k) for k in range(K_NC + 1)]
+    require("non-crossing partitions are counted by Catalan numbers", counts == [sp.catalan(k) for k in range(K_NC + 1)])
     notes.append(f"|NC(k)|, k = 0..{K_NC}: {counts}")
     kap = sp.symbols(f"kappa1:{K_NC + 1}")
     by_nc = moments_by_partitions(kap, K_NC)
     by_fe = moments_from_free_cumulants(kap, K_NC)
     diff = [k for k in range(K_NC + 1) if sp.expand(by_nc[k] - by_fe[k]) != 0]
-    ok &= not diff
+    require("moments by partitions equal moments by the functional equation", not diff)
     notes.append("NC sum = functional-equation recursion"
                  + ("" if not diff else f" fails at {diff}"))
     # Inversion round trip.
     back = free_cumulants_from_moments(by_fe[1:])
-    ok &= all(sp.expand(b - c) == 0 for b, c in zip(back, kap))
+    require("free cumulants ↔ moments round trip", all(sp.expand(b - c) == 0 for b, c in zip(back, kap)))
     # Semicircle sanity: κ_2 = 1 only gives Catalan numbers at even orders.
     semi = moments_from_free_cumulants([0, 1] + [0] * (K_NC - 2), K_NC)
-    ok &= semi == [sp.catalan(k // 2) if k % 2 == 0 else 0 for k in range(K_NC + 1)]
+    require("semicircle (κ₂ = 1) gives Catalan numbers at even orders", semi == [sp.catalan(k // 2) if k % 2 == 0 else 0 for k in range(K_NC + 1)])
     objects = {
         "kappa_symbols": kap,
         "moments_in_cumulants": {k: by_fe[k] for k in range(1, K_NC + 1)},
@@ -290,7 +290,7 @@ def derive_noncrossing() -> ProofResult:
             sp.symbols(f"M1:{K_NC + 1}"))[k - 1] for k in range(1, K_NC + 1)},
         "moment_symbols": sp.symbols(f"M1:{K_NC + 1}"),
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("free_cumulants.weighted_mp",
@@ -309,9 +309,8 @@ def derive_weighted_mp() -> ProofResult:
     lhs = _M * (-_Z + W / (1 + GAMMA * W * _M)) - 1
     mapped = sp.cancel(lhs.subs({_M: -_U * G, _Z: 1 / _U}))
     target = sp.cancel(G - 1 - _U * G * W / (1 - GAMMA * W * _U * G))
-    ok = sp.cancel(mapped - target) == 0
-    notes.append("m = −u g maps the fixed point to g = 1 + u g E[w/(1 − γ w u g)]"
-                 + ("" if ok else " FAILED"))
+    require("m = −u g maps the fixed point to g = 1 + u g E[w/(1 − γ w u g)]", sp.cancel(mapped - target) == 0)
+    notes.append("m = −u g maps the fixed point to g = 1 + u g E[w/(1 − γ w u g)]")
 
     # (ii) generic moments: E[w/(1 − γ w x)] = Σ_j γ^j μ_{j+1} x^j (truncated at order K).
     def generic(x):
@@ -319,7 +318,7 @@ def derive_weighted_mp() -> ProofResult:
 
     ser = _fixed_point_series(generic, K)
     bad = [k for k in range(K + 1) if sp.expand(ser[k] - nc[k]) != 0]
-    ok &= not bad
+    require("fixed-point series equals the partition sums for generic weight moments", not bad)
     notes.append(f"generic μ_k: series = NC sums for k ≤ {K}"
                  + ("" if not bad else f" fails {bad}"))
 
@@ -332,16 +331,16 @@ def derive_weighted_mp() -> ProofResult:
     ser2 = _fixed_point_series(two_point, K)
     mu2 = {mu[j - 1]: p * w1**j + (1 - p) * w2**j for j in range(1, K + 1)}
     bad2 = [k for k in range(K + 1) if sp.expand(ser2[k] - nc[k].subs(mu2)) != 0]
-    ok &= not bad2
+    require("fixed-point series equals the partition sums for two-atom weights", not bad2)
     notes.append(f"two-point law: series = NC sums for k ≤ {K}"
                  + ("" if not bad2 else f" fails {bad2}"))
 
     # Public helper agrees.
     helper = weighted_mp_moments(K, GAMMA, mu)
-    ok &= all(sp.expand(h - n) == 0 for h, n in zip(helper, nc[1:]))
+    require("weighted_mp_moments agrees with the partition sums", all(sp.expand(h - n) == 0 for h, n in zip(helper, nc[1:])))
 
     objects = {
-        "symbols": (GAMMA,) + tuple(mu),
+        "symbols": by_name(GAMMA, *mu),
         "weight_moment_symbols": mu,
         "free_cumulants": {j: kap[j - 1] for j in range(1, K + 1)},
         "moments": {k: nc[k] for k in range(1, K + 1)},
@@ -350,7 +349,7 @@ def derive_weighted_mp() -> ProofResult:
         "r_transform_series": sum(GAMMA**(j - 1) * mu[j - 1] * _U**(j - 1)
                                   for j in range(1, K + 1)),
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("free_cumulants.mp_reduction",
@@ -360,15 +359,15 @@ def derive_mp_reduction() -> ProofResult:
     fp = _M * (-_Z + 1 / (1 + GAMMA * _M)) - 1
     quad = GAMMA * _Z * _M**2 + (_Z + GAMMA - 1) * _M + 1
     num = sp.numer(sp.together(fp))
-    ok = sp.expand(num + quad) == 0  # numerator is −(quadratic); the factor 1 + γm ≠ 0
+    require("w ≡ 1 fixed point is the MP quadratic", sp.expand(num + quad) == 0)  # numerator is −(quadratic); the factor 1 + γm ≠ 0
     K = 8
     mom = weighted_mp_moments(K, GAMMA, [1] * K)
     from proofs.mp_moments import narayana  # noqa: PLC0415 - sibling proof module
-    ok &= all(sp.expand(mom[k - 1] - narayana(k, GAMMA)) == 0 for k in range(1, K + 1))
+    require("w ≡ 1 moments are the Narayana polynomials", all(sp.expand(mom[k - 1] - narayana(k, GAMMA)) == 0 for k in range(1, K + 1)))
     # MP free cumulants are γ^{k−1}: the law is free Poisson with rate 1/γ and jump γ.
     kap = free_cumulants_from_moments([narayana(k, GAMMA) for k in range(1, K + 1)])
-    ok &= all(sp.expand(kap[k - 1] - GAMMA**(k - 1)) == 0 for k in range(1, K + 1))
-    return ProofResult(bool(ok), {"fixed_point_numerator": num, "quadratic": quad,
+    require("MP free cumulants are γ^(k−1)", all(sp.expand(kap[k - 1] - GAMMA**(k - 1)) == 0 for k in range(1, K + 1)))
+    return ProofResult(True, {"fixed_point_numerator": num, "quadratic": quad,
                                   "free_cumulants": {k: GAMMA**(k - 1) for k in range(1, K + 1)}},
                        "numerator of m(−z + 1/(1+γm)) − 1 is −(γ z m² + (z+γ−1) m + 1); "
                        f"moments = Narayana and κ_k = γ^(k−1) for k ≤ {K}")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, derivation, require
 from proofs.chain_rule import hidden_sample_blocks
 from proofs.softmax_hessian import ce_hessian_of_p, sift_in_range
 
@@ -162,7 +162,9 @@ def derive_w_moments(explicit_classes: tuple[int, ...] = (2, 3, 4, 5, 6)) -> Pro
                 ok_C &= sp.simplify(val - want) == 0
         explicit &= ok_C
         lines.append(f"C={Cn}: {ok_C}")
-    ok = bool(uniform_ok and traces_ok and explicit)
+    require("diag(p) − ppᵀ at p = 1/C is (I − 11ᵀ/C)/C", uniform_ok)
+    require("tr P = tr P² = C − 1", traces_ok)
+    require("Gaussian moments of c = VᵀAV at explicit C", explicit)
     detail = (f"diag(p) − ppᵀ at p = 1/C equals (I − 11ᵀ/C)/C: {uniform_ok}; tr P = tr P² = C − 1: "
               f"{traces_ok}; Isserlis moments equal the explicit Gaussian expectations for "
               + ", ".join(lines) + f". CE: E c_kk = {moments['E_ckk_ce']}, E c_kl² = "
@@ -170,7 +172,7 @@ def derive_w_moments(explicit_classes: tuple[int, ...] = (2, 3, 4, 5, 6)) -> Pro
               f"{moments['E_ckk_mse']}, E c_kl² = {moments['E_ckl2_mse']}, E c_kk² = "
               f"{moments['E_ckk2_mse']}")
     objects = dict(moments, A_uniform_index=A_idx, **SYMBOLS)
-    return ProofResult(ok, objects, detail)
+    return ProofResult(True, objects, detail)
 
 
 def derive_ratio() -> ProofResult:
@@ -231,12 +233,14 @@ def derive_ratio() -> ProofResult:
     c = V.T * A0 * V
     checks["chain rule: Γ_kl = c_kl φ'_k φ'_l at A₀, φ'' = 0"] = all(
         sp.expand(gam[k, l] - c[k, l] * d1[k] * d1[l]) == 0 for k in range(mn) for l in range(mn))
-    ok = bool(mom.passed and all(checks.values()))
+    require("moments of c = VᵀAV (hidden_coupling.moments)", mom.passed)
+    for name, passed in checks.items():
+        require(name, passed)
     detail = ("assumptions: (U) p = 1/C for CE, (R) φ'' = 0, RMS expectation over V, "
               "V independent of (W, X); "
               + "; ".join(f"{k}: {v}" for k, v in checks.items())
               + f". R_W(CE) = {out['w_block_ratio_ce']}, R_W(MSE) = {out['w_block_ratio_mse']}")
-    return ProofResult(ok, dict(out, **SYMBOLS, s2=s2), detail)
+    return ProofResult(True, dict(out, **SYMBOLS, s2=s2), detail)
 
 
 def derive_relu_factor() -> ProofResult:
@@ -288,11 +292,12 @@ def derive_relu_factor() -> ProofResult:
            "rho2_relu": rho2,
            "w_block_ratio_ce_relu": sp.sqrt(rho2 / (C + 1)),
            "w_block_ratio_mse_relu": sp.sqrt(rho2 / (C + 2))}
-    ok = all(checks.values())
+    for name, passed in checks.items():
+        require(name, passed)
     detail = ("assumptions: ReLU, x ~ N(0, I_d), orthogonal rows w_k ⟂ w_l (O); "
               + "; ".join(f"{k}: {v}" for k, v in checks.items())
               + f". E‖M_kk‖² = {EM2_kk}, E‖M_kl‖² = {EM2_kl}, ρ² → {rho2}")
-    return ProofResult(bool(ok), dict(out, **SYMBOLS), detail)
+    return ProofResult(True, dict(out, **SYMBOLS), detail)
 
 
 @derivation("hidden_coupling.w_moments",

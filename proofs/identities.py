@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, derivation, require
 from proofs.chain_rule import difference_is_zero, explicit_linear
 from proofs.softmax_hessian import sift_in_range
 
@@ -67,11 +67,14 @@ def derive_row_sums(sizes: tuple[int, int, int] = (3, 2, 2)) -> ProofResult:
     sums = sp.Matrix.vstack(*[sum((_block(H, a, b, d) for b in range(Cn)), sp.zeros(d, d))
                               for a in range(Cn)])
     hess = difference_is_zero(sums, model["logits"], "ce")
-    ok = bool(generic and on_simplex and explicit and hess)
+    require("Σ_j A_ij = p_i(1 − Σp) for symbolic C", generic)
+    require("Σ_j A_ij = 0 on the simplex", on_simplex)
+    require("row sums with explicit symbols, C = 2..6", explicit)
+    require("block row sums of the direct Hessian vanish", hess)
     detail = (f"Σ_j A_ij = p_i(1 − Σp) for symbolic C: {generic}; = 0 when Σp = 1: {on_simplex}; "
               f"explicit C = 2..6: {explicit}; direct Hessian of the linear CE model "
               f"(C={Cn}, d={d}, N={N}) has Σ_j H_ij = 0: {hess}")
-    return ProofResult(ok, {"row_sum_A": row, "row_sum_A_on_simplex": sp.Integer(0), "C": C,
+    return ProofResult(True, {"row_sum_A": row, "row_sum_A_on_simplex": sp.Integer(0), "C": C,
                             "i": i, "p": p}, detail)
 
 
@@ -121,11 +124,12 @@ def derive_psd(sizes: tuple[int, int, int] = (3, 2, 2)) -> ProofResult:
         sos += sum(e[r] * e[c] / S ** 2 * (a[r] - a[c]) ** 2
                    for r in range(Cn) for c in range(Cn)) / 2
     hess = difference_is_zero(sp.Matrix([qf - sos / N]), model["logits"], "ce")
-    ok = bool(explicit and hess)
+    require("sum-of-squares certificate of vᵀAv, C = 2..8", explicit)
+    require("the certificate on the direct Hessian", hess)
     detail = (f"vᵀAv = ½Σ p_i p_j (v_i − v_j)² + (1 − Σp)Σ p_i v_i² for C = 2..8: {explicit}; "
               f"θᵀHθ = (1/N) Σ_n ½Σ p_ni p_nj (a_ni − a_nj)², a_n = Θx_n, from the direct Hessian "
               f"(C={Cn}, d={d}, N={N}): {hess}; every term is ≥ 0 since p > 0, so A ⪰ 0 and H ⪰ 0")
-    return ProofResult(ok, {"quadratic_form_A": quad, "sos_certificate": cert,
+    return ProofResult(True, {"quadratic_form_A": quad, "sos_certificate": cert,
                             "certificate_remainder": rem, "C": C, "p": pb, "v": vb}, detail)
 
 
@@ -144,7 +148,7 @@ def derive_mse_linear(cases: tuple[tuple[int, int, int], ...] = ((3, 2, 2), (4, 
         sizes) and ``objects["mse_linear_block"]`` (``δ_ij XᵀX/N``; lambdify with
         ``objects["mse_linear_block_args"] = (X, N, i, j)``).
     """
-    ok, lines = True, []
+    lines = []
     for Cn, d, N in cases:
         model = explicit_linear(Cn, d, N, "mse")
         X = model["X"]
@@ -152,7 +156,7 @@ def derive_mse_linear(cases: tuple[tuple[int, int, int], ...] = ((3, 2, 2), (4, 
         same = all(sp.expand(e) == 0 for e in (model["hessian"] - target))
         off = all(_block(model["hessian"], a, b, d).is_zero_matrix
                   for a in range(Cn) for b in range(Cn) if a != b)
-        ok &= same and off
+        require(f"MSE Hessian = I_C ⊗ XᵀX/N at C={Cn}, d={d}, N={N}", same and off)
         lines.append(f"C={Cn}, d={d}, N={N}: H == I_C ⊗ XᵀX/N: {same}, "
                      f"off-diagonal blocks 0: {off}")
     N, d = sp.symbols("N d", integer=True, positive=True)
@@ -161,7 +165,7 @@ def derive_mse_linear(cases: tuple[tuple[int, int, int], ...] = ((3, 2, 2), (4, 
     objects = {"mse_linear_hessian": sp.KroneckerProduct(sp.Identity(C), Xs.T * Xs / N),
                "mse_linear_block": sp.KroneckerDelta(i, j) * Xs.T * Xs / N,
                "mse_linear_block_args": (Xs, N, i, j), "C": C}
-    return ProofResult(bool(ok), objects, "; ".join(lines))
+    return ProofResult(True, objects, "; ".join(lines))
 
 
 def derive_uniform_ratio(explicit_classes: tuple[int, ...] = (2, 3, 4), d: int = 2, N: int = 2
@@ -205,12 +209,13 @@ def derive_uniform_ratio(explicit_classes: tuple[int, ...] = (2, 3, 4), d: int =
         explicit &= per and aggr
         lines.append(f"C={Cn}: ‖H_ij‖²/‖H_ii‖² = 1/(C−1)² for all i≠j: {per}, aggregate² = "
                      f"1/(C−1): {aggr}")
-    ok = bool(generic and explicit)
+    require("V = 0 ratios for symbolic C", generic)
+    require("V = 0 ratios on direct Hessians", explicit)
     detail = (f"symbolic C: per-block 1/(C−1), aggregate 1/√(C−1): {generic}; direct Hessians at "
               f"V = 0 with symbolic X (d={d}, N={N}): " + "; ".join(lines))
     objects = {"C": C, "A_diag_v0": A_ii, "A_offdiag_v0": A_ij, "per_block_ratio_v0": per_block,
                "aggregate_ratio_sq_v0": agg_sq, "aggregate_ratio_v0": agg}
-    return ProofResult(ok, objects, detail)
+    return ProofResult(True, objects, detail)
 
 
 @derivation("identities.row_sums",

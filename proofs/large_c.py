@@ -47,7 +47,7 @@ import math
 import sympy as sp
 from scipy import integrate
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 
 __all__ = [
     "SIGMA",
@@ -191,27 +191,27 @@ def laplace_p_moment(m: int, C: int, sigma: float, pair: bool = False) -> float:
 def derive_lognormal_limits() -> ProofResult:
     notes = []
     mgf = lognormal_moment()
-    ok = sp.simplify(mgf - sp.exp(K**2 * SIGMA**2 / 2)) == 0
+    require("lognormal moment E e^(kz) = e^(k²σ²/2)", sp.simplify(mgf - sp.exp(K**2 * SIGMA**2 / 2)) == 0)
     notes.append(f"E e^(kz) = {mgf}")
     mean_ez = mgf.subs(K, 1)
     # Limit weight L = e^{z − σ²/2}: E L^k = e^{−kσ²/2} E e^{kz}.
     diag = sp.simplify(sp.exp(-K * SIGMA**2 / 2) * mgf)
-    ok &= sp.simplify(sp.log(diag) - sp.log(diag_weight_moment_limit())) == 0
+    require("diagonal weight moments of the limit law", sp.simplify(sp.log(diag) - sp.log(diag_weight_moment_limit())) == 0)
     # Off-diagonal L_i L_j = e^{z_i + z_j − σ²}, independent factors.
     off = sp.simplify(sp.exp(-K * SIGMA**2) * mgf**2)
-    ok &= sp.simplify(sp.log(off) - sp.log(offdiag_weight_moment_limit())) == 0
+    require("off-diagonal weight moments of the limit law", sp.simplify(sp.log(off) - sp.log(offdiag_weight_moment_limit())) == 0)
     # Uniform-integrability bound: z_i − z̄ = (1 − 1/C) z_i − (1/C) Σ_{j≠i} z_j.
     var_diag = sp.simplify(SIGMA**2 * ((1 - 1 / NCLASS)**2 + (NCLASS - 1) / NCLASS**2))
     var_off = sp.simplify(SIGMA**2 * (2 * (1 - 2 / NCLASS)**2 + (NCLASS - 2) * 4 / NCLASS**2))
-    ok &= sp.simplify(var_diag - SIGMA**2 * (1 - 1 / NCLASS)) == 0
-    ok &= sp.simplify(var_off - SIGMA**2 * (2 - 4 / NCLASS)) == 0
+    require("variance of the centred diagonal logit", sp.simplify(var_diag - SIGMA**2 * (1 - 1 / NCLASS)) == 0)
+    require("variance of the centred off-diagonal logit", sp.simplify(var_off - SIGMA**2 * (2 - 4 / NCLASS)) == 0)
     ui_diag = sp.exp(K**2 * var_diag / 2)
     ui_off = sp.exp(K**2 * var_off / 2)
     # bounded in C: the bound increases to its C → ∞ value
-    ok &= sp.limit(ui_diag, NCLASS, sp.oo) == sp.exp(K**2 * SIGMA**2 / 2)
+    require("uniform-integrability bound stays bounded in C", sp.limit(ui_diag, NCLASS, sp.oo) == sp.exp(K**2 * SIGMA**2 / 2))
     notes.append(f"UI bounds E(Cp_i)^k ≤ {ui_diag}, E(C²p_ip_j)^k ≤ {ui_off}")
     objects = {
-        "symbols": (K, SIGMA, NCLASS),
+        "symbols": by_name(K, SIGMA, NCLASS),
         "lognormal_mgf": mgf,
         "mean_exp_logit": mean_ez,
         "diag_weight_limit_law": sp.exp(sp.Symbol("z_i") - SIGMA**2 / 2),
@@ -221,7 +221,7 @@ def derive_lognormal_limits() -> ProofResult:
         "ui_bound_diag": ui_diag,
         "ui_bound_offdiag": ui_off,
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("large_c.first_order",
@@ -249,20 +249,20 @@ def derive_first_order() -> ProofResult:
                      - diag_weight_moment_first_order())
     db = sp.simplify(sp.expand_power_base((b0 + b1 / NCLASS).subs(_rho, rho), force=True)
                      - offdiag_weight_moment_first_order())
-    ok = da == 0 and db == 0
+    require("first-order 1/C coefficients", da == 0 and db == 0)
     notes.append(f"delta-method expansion = stated formulas: diag {da == 0}, offdiag {db == 0}")
     # σ = 0 (p = 1/C): a^k = (1 − 1/C)^k = 1 − k/C + O(C⁻²), b^k = 1.
     ea, eb = diag_weight_moment_first_order(), offdiag_weight_moment_first_order()
-    ok &= sp.simplify(ea.subs(SIGMA, 0) - (1 - K / NCLASS)) == 0
-    ok &= sp.simplify(eb.subs(SIGMA, 0) - 1) == 0
+    require("σ = 0: E a^k = 1 − k/C + O(C⁻²)", sp.simplify(ea.subs(SIGMA, 0) - (1 - K / NCLASS)) == 0)
+    require("σ = 0: E b^k = 1", sp.simplify(eb.subs(SIGMA, 0) - 1) == 0)
     # Exact identity E[C²p_ip_j] = C/(C−1) E[a], compared at order 1/C.
     t = sp.Symbol("t", positive=True)
     gap = sp.series((eb.subs(K, 1) - NCLASS / (NCLASS - 1) * ea.subs(K, 1)).subs(NCLASS, 1 / t),
                     t, 0, 2).removeO()
-    ok &= sp.simplify(gap) == 0
+    require("Σ p = 1 links E b and E a to first order", sp.simplify(gap) == 0)
     notes.append("σ = 0 exact to O(1/C); E[C²p_ip_j] = C/(C−1)E[a] holds to O(1/C)")
     objects = {
-        "symbols": (K, SIGMA, NCLASS),
+        "symbols": by_name(K, SIGMA, NCLASS),
         "diag_moment_first_order": ea,
         "offdiag_moment_first_order": eb,
         "diag_mean_first_order": sp.simplify(ea.subs(K, 1)),
@@ -270,7 +270,7 @@ def derive_first_order() -> ProofResult:
         "offdiag_mean_first_order": sp.simplify(eb.subs(K, 1)),
         "offdiag_second_first_order": sp.simplify(eb.subs(K, 2)),
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("large_c.laplace_exact",
@@ -281,7 +281,7 @@ def derive_laplace_exact() -> ProofResult:
     t, S = sp.symbols("t S", positive=True)
     m = sp.Symbol("m", positive=True)
     gamma_id = sp.integrate(t**(m - 1) * sp.exp(-t * S), (t, 0, sp.oo), conds="none")
-    ok = sp.simplify(gamma_id - sp.gamma(m) / S**m) == 0
+    require("Gamma-function identity of the Laplace method", sp.simplify(gamma_id - sp.gamma(m) / S**m) == 0)
     notes.append(f"∫ t^(m−1) e^(−tS) dt = {gamma_id}")
     # Numerical self-check against exact identities (quadrature relative error ~1e-10, so a
     # 1e-7 tolerance leaves three orders of margin for the nested rounding).
@@ -291,7 +291,7 @@ def derive_laplace_exact() -> ProofResult:
         p2 = laplace_p_moment(2, C, s)
         q1 = laplace_p_moment(1, C, s, pair=True)
         worst = max(worst, abs(C * p1 - 1), abs(C * (p2 + (C - 1) * q1) - 1))
-    ok &= worst < 1e-7
+    require("Laplace moments satisfy Σ p = 1 numerically (1e-7)", worst < 1e-7)
     notes.append(f"C·E p_i = 1 and C(E p_i² + (C−1)E p_ip_j) = 1 to {worst:.1e}")
     z = sp.Symbol("z", real=True)
     def phi(mm: sp.Expr) -> sp.Integral:
@@ -299,7 +299,7 @@ def derive_laplace_exact() -> ProofResult:
         return sp.Integral(dens, (z, -sp.oo, sp.oo))
 
     objects = {
-        "symbols": (m, SIGMA, NCLASS),
+        "symbols": by_name(m, SIGMA, NCLASS),
         "p_moment": sp.Integral(t**(m - 1) * phi(m) * phi(0)**(NCLASS - 1), (t, 0, sp.oo))
         / sp.gamma(m),
         "pair_moment": sp.Integral(t**(2 * m - 1) * phi(m)**2 * phi(0)**(NCLASS - 2), (t, 0, sp.oo))
@@ -307,4 +307,4 @@ def derive_laplace_exact() -> ProofResult:
         "gamma_identity": sp.Eq(sp.Integral(t**(m - 1) * sp.exp(-t * S), (t, 0, sp.oo)),
                                 sp.gamma(m) / S**m),
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))

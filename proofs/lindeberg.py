@@ -51,7 +51,7 @@ import itertools
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 
 __all__ = [
     "T",
@@ -107,33 +107,32 @@ def conditional_moment(j: int) -> sp.Expr:
             "weight law is fixed along the smooth path; only Corr(x, y(t)) = √t changes.")
 def derive_weight_law() -> ProofResult:
     notes = []
-    ok = True
     # Linear map (x, x̃) -> (x, y): covariance A Aᵀ of the pair, per coordinate.
     A = sp.Matrix([[1, 0], [sp.sqrt(T), sp.sqrt(1 - T)]])
     cov = sp.simplify(A * A.T)
     target = sp.Matrix([[1, sp.sqrt(T)], [sp.sqrt(T), 1]])
-    ok &= sp.simplify(cov - target) == sp.zeros(2, 2)
+    require("Cov(x, y(t)) has correlation √t", sp.simplify(cov - target) == sp.zeros(2, 2))
     notes.append(f"Cov(x, y(t)) = {cov.tolist()}")
     var_y = sp.simplify(cov[1, 1])
-    ok &= var_y == 1
+    require("Var y(t) = 1", var_y == 1)
     # MGF of y(t): product of the independent parts' MGFs.
     mgf = sp.simplify(sp.exp(_S**2 * T / 2) * sp.exp(_S**2 * (1 - T) / 2))
-    ok &= sp.simplify(mgf - sp.exp(_S**2 / 2)) == 0
-    ok &= sp.diff(mgf, T) == 0
+    require("y(t) has the standard normal MGF", sp.simplify(mgf - sp.exp(_S**2 / 2)) == 0)
+    require("the MGF of y(t) does not depend on t", sp.diff(mgf, T) == 0)
     notes.append(f"E exp(s y(t)) = {mgf} (free of t)")
     # Moments of y(t) directly, from independent x, x̃: E y^k = E g^k for k ≤ 8.
     for k in range(1, 9):
         ek = expect_poly((sp.sqrt(T) * _X + sp.sqrt(1 - T) * _XT) ** k, (_X, _XT))
-        ok &= sp.simplify(ek - gaussian_moment(k)) == 0
+        require(f"E y(t)^{k} is the Gaussian moment", sp.simplify(ek - gaussian_moment(k)) == 0)
     notes.append("E y(t)^k = E g^k for k ≤ 8")
     # Multivariate: Cov(y) = t I + (1−t) I = I for any d (here d symbolic through a 3×3 check).
     I3 = sp.eye(3)
-    ok &= sp.simplify(T * I3 + (1 - T) * I3 - I3) == sp.zeros(3, 3)
+    require("Cov y(t) = I in several dimensions", sp.simplify(T * I3 + (1 - T) * I3 - I3) == sp.zeros(3, 3))
     corr = sp.sqrt(T)
-    ok &= corr.subs(T, 0) == 0 and corr.subs(T, 1) == 1
+    require("correlation √t is 0 at t = 0 and 1 at t = 1", corr.subs(T, 0) == 0 and corr.subs(T, 1) == 1)
     objects = {"t": T, "correlation": corr, "variance_y": var_y, "cov_pair": target,
                "mgf_y": mgf}
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("lindeberg.endpoints",
@@ -141,7 +140,7 @@ def derive_weight_law() -> ProofResult:
             "t = 1 exactly; the replacement path B^(k) gives B_1 at k = 0 and B_0 at k = N.")
 def derive_endpoints() -> ProofResult:
     y = sp.sqrt(T) * _X + sp.sqrt(1 - T) * _XT
-    ok = bool(y.subs(T, 1) == _X and y.subs(T, 0) == _XT)
+    require("y(1) = x and y(0) = x̃", bool(y.subs(T, 1) == _X and y.subs(T, 0) == _XT))
     # Replacement path with N = 3 samples: weight of sample n is w̃_n for n < k, w_n otherwise.
     N = 3
     w = sp.symbols("w0:3")
@@ -150,18 +149,17 @@ def derive_endpoints() -> ProofResult:
     def weights(k: int) -> list:
         return [wt[n] if n < k else w[n] for n in range(N)]
 
-    ok &= weights(0) == list(w) and weights(N) == list(wt)
+    require("replacement path: B^(0) = B_1, B^(N) = B_0", weights(0) == list(w) and weights(N) == list(wt))
     tau = sp.Symbol("k") / sp.Symbol("N")
     objects = {"y_of_t": y, "y_at_1": y.subs(T, 1), "y_at_0": y.subs(T, 0),
                "tau_of_k": 1 - tau}
-    return ProofResult(ok, objects, "y(1) = x, y(0) = x̃; B^(0) = B_1, B^(N) = B_0; τ = 1 − k/N")
+    return ProofResult(True, objects, "y(1) = x, y(0) = x̃; B^(0) = B_1, B^(N) = B_0; τ = 1 − k/N")
 
 
 @derivation("lindeberg.moments_polynomial",
             "E[x^{2j} | y] is a polynomial of degree ≤ j in t = ρ² (Mehler), so E B_t is linear "
             "in t and E (1/d) tr B_t^k is a polynomial of degree ≤ k in t.")
 def derive_moments_polynomial() -> ProofResult:
-    ok = True
     notes = []
     degrees = {}
     for j in range(1, 4):
@@ -171,27 +169,27 @@ def derive_moments_polynomial() -> ProofResult:
         is_poly = in_t.is_polynomial(T) and not in_t.has(sp.sqrt(T))
         deg = sp.Poly(in_t, T).degree() if is_poly else None
         degrees[j] = deg
-        ok &= bool(is_poly) and deg is not None and deg <= j
+        require(f"E[x^(2·{j}) | y] is a polynomial of degree ≤ {j} in t", bool(is_poly) and deg is not None and deg <= j)
         # Check against joint moments computed from independent (x, x̃):
         # E[x^{2j} y^m] = E[E[x^{2j} | y] y^m] for m ≤ 4, with y = √t x + √(1−t) x̃.
         y_t = sp.sqrt(T) * _X + sp.sqrt(1 - T) * _XT
         for m in range(5):
             joint = expect_poly(_X ** (2 * j) * y_t**m, (_X, _XT))
             via = expect_poly(in_t * _Y**m, (_Y,))
-            ok &= sp.simplify(joint - via) == 0
+            require(f"joint moment of order ({j}, {m}) via the conditional moment", sp.simplify(joint - via) == 0)
         notes.append(f"E[x^{2 * j}|y] = {sp.factor(in_t)} (degree {deg} in t)")
     # j = 1: E[x² | y] = t y² + 1 − t, so E[f(y) x xᵀ] = t E[f(y) y yᵀ] + (1 − t) E f · I:
     # the mean of B_t is (1 − t) E B_0 + t E B_1.
     m1 = sp.expand(conditional_moment(1).subs(RHO, sp.sqrt(T)))
-    ok &= sp.expand(m1 - (T * _Y**2 + 1 - T)) == 0
+    require("Mehler: E[x² | y] = t y² + 1 − t", sp.expand(m1 - (T * _Y**2 + 1 - T)) == 0)
     mean_B = (1 - T) * sp.Symbol("EB0") + T * sp.Symbol("EB1")
     midpoint_fraction = sp.Rational(1, 2)
     frac = sp.simplify((mean_B.subs(T, sp.Rational(1, 2)) - mean_B.subs(T, 0))
                        / (mean_B.subs(T, 1) - mean_B.subs(T, 0)))
-    ok &= frac == midpoint_fraction
+    require("the first moment reaches half its gap at t = 1/2", frac == midpoint_fraction)
     objects = {"conditional_x2": m1, "degrees": degrees, "mean_B": mean_B,
                "first_moment_midpoint_fraction": midpoint_fraction}
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))
 
 
 @derivation("lindeberg.stein_derivative",
@@ -211,13 +209,13 @@ def derive_stein_derivative() -> ProofResult:
     lhs = sp.simplify(sp.diff(EF, T))
     Fxy = sp.diff(F, _X, _Y)
     rhs = sp.simplify(expect_poly(Fxy.subs(_Y, y_t), (_X, _XT)) / (2 * sp.sqrt(T)))
-    ok = sp.simplify(lhs - rhs) == 0
+    require("Gaussian interpolation: d/dt E F = E ∂²F/∂x∂y / (2√t)", sp.simplify(lhs - rhs) == 0)
     # Consequence: if F has no mixed dependence (F = g(y) + h(x)) E F is constant along the path.
     sep = sum(c * _Y**i * _X**j for (i, j), c in coeffs.items() if i == 0 or j == 0)
     E_sep = expect_poly(sep.subs(_Y, y_t), (_X, _XT))
-    ok &= sp.simplify(sp.diff(E_sep, T)) == 0
+    require("separable terms do not move along the path", sp.simplify(sp.diff(E_sep, T)) == 0)
     objects = {"dE_dt": lhs, "stein_form": rhs, "F": F}
-    return ProofResult(bool(ok), objects,
+    return ProofResult(True, objects,
                        "checked on a generic degree-4 polynomial F(y, x); separable F is "
                        "constant along the path")
 
@@ -226,7 +224,6 @@ def derive_stein_derivative() -> ProofResult:
             "|E s_t(z) − E s_0(z)| ≤ 2 rank(V)/(d Im z): rank-2C coupling plus the rank-one "
             "resolvent bound 1/η; exponent −1 in d at fixed C (the paper's O(1/√N) is −1/2).")
 def derive_rank_bound() -> ProofResult:
-    ok = True
     notes = []
     # (a) Sherman–Morrison trace identity, 2×2 symbolic: tr R_{A+τqqᵀ} − tr R_A
     #     = −τ qᵀR²q/(1 + τ qᵀRq) with R = (A − z)⁻¹.
@@ -240,7 +237,7 @@ def derive_rank_bound() -> ProofResult:
     qRq = (q.T * R * q)[0, 0]
     qR2q = (q.T * R * R * q)[0, 0]
     rhs = -tau * qR2q / (1 + tau * qRq)
-    ok &= sp.simplify(lhs - rhs) == 0
+    require("Sherman–Morrison trace identity", sp.simplify(lhs - rhs) == 0)
     notes.append("Sherman–Morrison trace identity (2×2 symbolic)")
     # (b) per eigenvalue: |1/(λ − z)²| = Im(1/(λ − z))/η, so |qᵀR²q| ≤ Im(qᵀRq)/η.
     #     With u = λ − Re z real: |1/(λ − z)²| = w·conj(w) for w = 1/(u − iη).
@@ -248,32 +245,32 @@ def derive_rank_bound() -> ProofResult:
     w_ = 1 / (u_ - sp.I * ETA)
     mod_sq = sp.simplify(sp.expand_complex(w_ * sp.conjugate(w_)))
     im_over_eta = sp.simplify(sp.im(sp.expand_complex(w_)) / ETA)
-    ok &= sp.simplify(mod_sq - im_over_eta) == 0
+    require("|1/(λ − z)²| = Im(1/(λ − z))/η", sp.simplify(mod_sq - im_over_eta) == 0)
     # (c) Im(1 + τ qᵀRq) = τ Im(qᵀRq) for real τ, so |1 + τ qᵀRq| ≥ |τ| Im(qᵀRq); hence the
     #     rank-one change is at most (|τ| Im(qᵀRq)/η)/(|τ| Im(qᵀRq)) = 1/η.
     tau_r = sp.Symbol("tau_r", real=True)
     u, v = sp.symbols("u v", real=True)
-    ok &= sp.simplify(sp.im(1 + tau_r * (u + sp.I * v)) - tau_r * v) == 0
+    require("Im(1 + τ qᵀRq) = τ Im(qᵀRq)", sp.simplify(sp.im(1 + tau_r * (u + sp.I * v)) - tau_r * v) == 0)
     notes.append("|1/(λ−z)²| = Im(1/(λ−z))/η; Im(1 + τ qᵀRq) = τ Im(qᵀRq)")
     # (d) P⊥x independent of Px: P(I − P) = 0 for P = Vᵀ(VVᵀ)⁻¹V (exact rational V, 2×4).
     Vm = sp.Matrix([[1, 2, 0, -1], [3, -1, 2, 1]])
     P = Vm.T * (Vm * Vm.T).inv() * Vm
-    ok &= sp.simplify(P * (sp.eye(4) - P)) == sp.zeros(4, 4)
-    ok &= sp.simplify(P * P - P) == sp.zeros(4, 4) and P.rank() == 2
+    require("P(I − P) = 0", sp.simplify(P * (sp.eye(4) - P)) == sp.zeros(4, 4))
+    require("P is a rank-2 projection", sp.simplify(P * P - P) == sp.zeros(4, 4) and P.rank() == 2)
     # (e) M − (P⊥ M P⊥) = P M + M P − P M P has rank ≤ 2 rank(P) (random symmetric M).
     M = sp.Matrix(4, 4, lambda i, j: sp.Rational((i + 1) * (j + 1) % 7 + i + j, 3))
     M = (M + M.T) / 2
     Pp = sp.eye(4) - P
-    ok &= (M - Pp * M * Pp).rank() <= 2 * P.rank()
-    ok &= sp.simplify(M - Pp * M * Pp - (P * M + M * P - P * M * P)) == sp.zeros(4, 4)
+    require("M − P⊥MP⊥ has rank ≤ 2 rank P", (M - Pp * M * Pp).rank() <= 2 * P.rank())
+    require("M − P⊥MP⊥ = PM + MP − PMP", sp.simplify(M - Pp * M * Pp - (P * M + M * P - P * M * P)) == sp.zeros(4, 4))
     notes.append("P(I − P) = 0; M − P⊥MP⊥ = PM + MP − PMP has rank ≤ 2 rank P")
     # (f) The bound and its exponent in d at fixed C.
     d, C = sp.symbols("d C", positive=True)
     bound = 2 * C / (d * ETA)
     exponent = sp.simplify(d * sp.diff(sp.log(bound), d))
-    ok &= exponent == -1
+    require("the rank bound 2C/(d η) decays like d^(−1)", exponent == -1)
     paper = sp.Rational(-1, 2)
-    ok &= exponent < paper
-    objects = {"bound": bound, "symbols": (d, C, ETA), "exponent_fixed_C": exponent,
+    require("d^(−1) is faster than the paper's d^(−1/2)", exponent < paper)
+    objects = {"bound": bound, "symbols": by_name(d, C, ETA), "exponent_fixed_C": exponent,
                "paper_exponent": paper, "rank_one_bound": 1 / ETA}
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))

@@ -33,7 +33,7 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, by_name, derivation, require
 
 __all__ = [
     "GAMMA",
@@ -127,7 +127,6 @@ def mp_series_moments(kmax: int, gamma: sp.Expr = GAMMA) -> list[sp.Expr]:
             "moments s^k Σ_j C(k,j)C(k−1,j)γ^j/(j+1) (Narayana), checked for k ≤ 8.")
 def derive_narayana() -> ProofResult:
     notes: list[str] = []
-    ok = True
 
     # 1. The quadratic from the weighted-MP fixed point at w ≡ 1.
     fixed_point = M * (-Z + 1 / (1 + GAMMA * M)) - 1
@@ -135,23 +134,23 @@ def derive_narayana() -> ProofResult:
     q1 = mp_quadratic()
     ratio = sp.cancel(num / q1)
     same = ratio.is_constant() and ratio != 0
-    ok &= bool(same)
+    require("the w ≡ 1 fixed point is a multiple of the MP quadratic", bool(same))
     notes.append(f"w≡1 fixed point numerator / quadratic = {ratio}")
 
     # Scaled law: m_s(z) = m(z/s)/s turns the quadratic into mp_quadratic(SCALE).
     scaled = sp.expand(mp_quadratic().subs({Z: Z / SCALE, M: SCALE * M}) - mp_quadratic(SCALE))
-    ok &= scaled == 0
+    require("the scaled law solves mp_quadratic(s)", scaled == 0)
 
     # 2. Series at z = ∞: m = −u g, z = 1/u, times u, gives u(γ u g² − (1 + (γ−1)u) g + 1).
     G = sp.Symbol("g")
     transformed = sp.expand(mp_quadratic().subs({M: -_U * G, Z: 1 / _U}) * _U)
     target = sp.expand(_U * (GAMMA * _U * G**2 - (1 + (GAMMA - 1) * _U) * G + 1))
-    ok &= sp.expand(transformed - target) == 0
+    require("m = −u g turns the quadratic into the generating-function equation", sp.expand(transformed - target) == 0)
 
     series = mp_series_moments(K_MAX)
     nar = [narayana(k) for k in range(K_MAX + 1)]
     mism = [k for k in range(K_MAX + 1) if sp.expand(series[k] - nar[k]) != 0]
-    ok &= not mism
+    require("series coefficients are the Narayana polynomials", not mism)
     verdict = "all equal" if not mism else f"differ at {mism}"
     notes.append(f"series vs Narayana k ≤ {K_MAX}: {verdict}")
 
@@ -160,7 +159,7 @@ def derive_narayana() -> ProofResult:
     root = (b - sp.sqrt(b**2 - 4 * GAMMA * _U)) / (2 * GAMMA * _U)
     taylor = sp.series(root, _U, 0, 5).removeO()
     t_mism = [k for k in range(5) if sp.simplify(taylor.coeff(_U, k) - nar[k]) != 0]
-    ok &= not t_mism
+    require("Taylor coefficients of the root are the Narayana polynomials", not t_mism)
     notes.append(f"closed-form root Taylor coefficients k ≤ 4: "
                  f"{'equal' if not t_mism else f'differ at {t_mism}'}")
 
@@ -169,7 +168,7 @@ def derive_narayana() -> ProofResult:
     lo = SCALE * (1 - sp.sqrt(GAMMA))**2
     hi = SCALE * (1 + sp.sqrt(GAMMA))**2
     disc = sp.expand((Z + SCALE * (GAMMA - 1))**2 - 4 * GAMMA * SCALE * Z)
-    ok &= sp.expand(disc - (Z - lo) * (Z - hi)) == 0
+    require("the discriminant vanishes at the MP edges", sp.expand(disc - (Z - lo) * (Z - hi)) == 0)
     pdf = sp.sqrt((hi - lam) * (lam - lo)) / (2 * sp.pi * GAMMA * SCALE * lam)
     atom = sp.Max(0, 1 - 1 / GAMMA)
 
@@ -185,12 +184,12 @@ def derive_narayana() -> ProofResult:
             for k in range(1, 5):
                 mk = mpmath.quad(lambda x, k=k: x**k * f(x), [a, c])
                 worst = max(worst, abs(mk - mpmath.mpf(str(nar[k].subs(GAMMA, gval)))))
-    ok &= worst < mpmath.mpf(10) ** -20  # quadrature of an algebraic density at 30 digits
+    require("density moments equal Narayana to 1e-20 (30-digit quadrature)", worst < mpmath.mpf(10) ** -20)  # quadrature of an algebraic density at 30 digits
     notes.append(f"density mass and moments k ≤ 4 at γ = 1/2, 2: max error {mpmath.nstr(worst, 3)}")
 
     moments = {k: sp.expand(SCALE**k * nar[k]) for k in range(K_MAX + 1)}
     objects = {
-        "symbols": (GAMMA, SCALE),
+        "symbols": by_name(GAMMA, SCALE),
         "stieltjes_quadratic": mp_quadratic(SCALE),
         "moments": moments,
         "moment_general": narayana_general(),
@@ -200,4 +199,4 @@ def derive_narayana() -> ProofResult:
         "atom_mass": atom,
         "variance": sp.expand(moments[2] - moments[1]**2),
     }
-    return ProofResult(bool(ok), objects, "; ".join(notes))
+    return ProofResult(True, objects, "; ".join(notes))

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 
 import sympy as sp
 
-from proofs import ProofResult, derivation
+from proofs import ProofResult, derivation, require
 
 __all__ = [
     "EXPLICIT_CLASSES",
@@ -234,7 +234,6 @@ def derive_explicit(classes: Iterable[int] = EXPLICIT_CLASSES) -> ProofResult:
         ``objects["grad"][C][y]`` (the gradient ``p − e_y``).
     """
     hess, syms, grads, lines = {}, {}, {}, []
-    ok = True
     for C in classes:
         z, A = logit_hessian_matrix(C)
         t = sp.symbols(f"t0:{C}", positive=True)
@@ -253,11 +252,11 @@ def derive_explicit(classes: Iterable[int] = EXPLICIT_CLASSES) -> ProofResult:
             grads[C][y] = sp.ImmutableMatrix(p - e_y)
             # labels drop out: every label's Hessian equals the same label-free A
             ok_C &= same and g_ok
-        ok &= ok_C
+        require(f"gradient p − e_y and label-free Hessian A at C = {C}", ok_C)
         hess[C], syms[C] = A, z
         lines.append(f"C={C}: hessian(−log softmax_y) == diag(p) − ppᵀ, gradient == p − e_y, "
                      f"for all {C} labels: {ok_C}")
-    return ProofResult(bool(ok), {"logit_hessian": hess, "logit_symbols": syms, "grad": grads},
+    return ProofResult(True, {"logit_hessian": hess, "logit_symbols": syms, "grad": grads},
                        "; ".join(lines))
 
 
@@ -285,10 +284,12 @@ def derive_index() -> ProofResult:
     H_ok = sp.simplify(H - A_z) == 0
     label_free = not H.has(y)
     A_p = sp.KroneckerDelta(i, j) * pb[i] - pb[i] * pb[j]
-    ok = bool(g_ok and H_ok and label_free)
+    require("∂ℓ/∂z_i = p_i − δ_iy", g_ok)
+    require("∂²ℓ/∂z_i∂z_j = δ_ij p_i − p_i p_j", H_ok)
+    require("the Hessian does not depend on the label", label_free)
     detail = (f"∂ℓ/∂z_i = p_i − δ_iy: {g_ok}; ∂²ℓ/∂z_i∂z_j = δ_ij p_i − p_i p_j: {H_ok}; "
               f"Hessian free of y: {label_free}")
-    return ProofResult(ok, {"A_index": A_p, "A_index_z": A_z, "grad_index": g,
+    return ProofResult(True, {"A_index": A_p, "A_index_z": A_z, "grad_index": g,
                             "C": C, "i": i, "j": j, "y": y, "z": z, "p": pb}, detail)
 
 

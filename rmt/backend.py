@@ -46,6 +46,10 @@ __all__ = [
     "device_name",
     "synchronize",
     "limit_blas_threads",
+    "install_hint",
+    "rss_bytes",
+    "reset_peak_rss",
+    "peak_rss_bytes",
 ]
 
 
@@ -72,7 +76,8 @@ def get_cupy() -> ModuleType:
     except Exception as exc:  # ImportError, or a broken CUDA install raising at import
         raise BackendUnavailableError(
             "backend='cupy' needs CuPy, which could not be imported "
-            f"({type(exc).__name__}: {exc}); install rmt[gpu] (CUDA 12) or rmt[gpu-cuda13]"
+            f"({type(exc).__name__}: {exc}); {install_hint('gpu')} for CUDA 12, "
+            "gpu-cuda13 for CUDA 13"
         ) from exc
     try:
         n = cupy.cuda.runtime.getDeviceCount()
@@ -279,3 +284,51 @@ def limit_blas_threads(n: int = 1):
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     return threadpool_limits(limits=int(n))
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra of rmt, from an index or in a clone of the repository
+    (where ``pip install 'rmt[extra]'`` would fetch another copy of rmt)."""
+    return f"pip install 'rmt[{extra}]' (in a clone of the repository: pip install -e '.[{extra}]')"
+
+
+# --------------------------------------------------------------------------------------------
+# Host memory of this process (Linux /proc; elsewhere what getrusage offers)
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now, in bytes (0 where ``/proc`` is missing)."""
+    import resource  # noqa: PLC0415 - POSIX only
+
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's resident high-water mark of this process (Linux:
+    ``echo 5 > /proc/self/clear_refs``), so that :func:`peak_rss_bytes` measures from now;
+    False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int:
+    """Resident high-water mark of this process in bytes (``VmHWM``; getrusage's ``maxrss``
+    where ``/proc`` is missing)."""
+    import resource  # noqa: PLC0415 - POSIX only
+
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

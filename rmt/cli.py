@@ -13,30 +13,65 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from rmt.validation import int_arg, real_arg
+from rmt.validation import arg_type, check_int, check_writable, int_arg, real_arg
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "build_parser", "ArgumentParser", "UsageError", "run_command"]
 
 
 class UsageError(Exception):
     """A bad command-line argument; reported as one line with exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage dump) and exit status 2."""
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every rmt command (``rmt`` and ``python -m simulations.NAME``): a bad
+    argument raises :class:`UsageError` with one line (no usage dump), which
+    :func:`run_command` prints and turns into exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        # An output path that cannot be written (--out on a read-only or missing device).
+        return f"{exc.strerror}: {exc.filename or ''}".rstrip(": ")
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+                body: Callable[[argparse.Namespace], int]) -> int:
+    """Parse ``argv`` and run ``body(args)``; return its exit status.
+
+    Every failure a user can cause or fix is one line on stderr with exit status 2: bad
+    arguments (:class:`UsageError`), library validation (ValueError: the message names the
+    parameter and its range), a missing optional extra (ImportError), a path that cannot be
+    written (OSError), an unavailable backend, a failed sweep cell or a held lock
+    (RuntimeError). Output piped into a reader that stops early (``| head``) ends quietly with
+    status 1.
+    """
+    try:
+        return body(parser.parse_args(argv))
+    except UsageError as exc:
+        print(str(exc).splitlines()[0], file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # Point stdout at devnull so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (ValueError, ImportError, OSError, RuntimeError) as exc:
+        print(f"{parser.prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``rmt`` command (exposed for docs and tests)."""
-    p = _Parser(prog="rmt", description="rmt: random-matrix-theory verification of the block "
+    p = ArgumentParser(prog="rmt", description="rmt: random-matrix-theory verification of the block "
                 "structure of neural-network Hessians (see README.md).")
     p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     pr = sub.add_parser("prove", help="run every symbolic derivation (SymPy) and print a table")
     pr.add_argument("ids", nargs="*", help="derivation ids to run (default: all)")
@@ -56,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="init scale: entries N(0, σ²/fan_in) (default 1)")
     h.add_argument("--blocks", choices=("V", "W"), default="V",
                    help="which layer's row blocks (W only for --model hidden)")
-    h.add_argument("--pairs", default="auto",
+    h.add_argument("--pairs", type=arg_type(_check_pairs), default="auto",
                    help="off-diagonal pairs for the per-block ratio: 'auto' (all up to 4096, "
                         "else a seeded sample of 4096), 'all', or a sample size")
     h.add_argument("--seed", type=int_arg(0), default=0)
@@ -75,12 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int_arg(0), default=0)
     v.add_argument("--list", action="store_true", help="list claim ids and statements")
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    v.add_argument("--planted", action="store_true",
+                   help="also judge each claim once per rival with the rival planted as the "
+                        "prediction (same estimate) and print how many were rejected; exit 1 "
+                        "if a planted rival holds")
 
     f = sub.add_parser("figures", help="redraw every figure from a stored results file")
     f.add_argument("--from", dest="source", required=True, metavar="RESULTS",
                    help="results.json written by rmt verify (or its directory)")
     f.add_argument("--out", required=True, metavar="DIR")
     return p
+
+
+def _check_pairs(name: str, text: str) -> Any:
+    if text in ("all", "auto"):
+        return text
+    try:
+        return check_int(name, int(text), 1)
+    except ValueError:
+        raise ValueError(f"{name} must be 'auto', 'all' or an integer >= 1, got {text!r}") from None
 
 
 def _version() -> str:
@@ -99,7 +147,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     try:
         results = proofs.run_all(args.ids or None)
     except ValueError as exc:
-        raise UsageError(f"rmt prove: {exc}") from None
+        raise UsageError(f"rmt prove: error: {exc}") from None
     n_fail = sum(not r.passed for _, r, _ in results)
     if args.json:
         print(json.dumps([{"id": d.id, "statement": d.statement, "passed": r.passed,
@@ -125,19 +173,9 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
     from rmt.models import LinearClassifier, OneHiddenLayer
 
     if args.model == "hidden" and args.hidden is None:
-        raise UsageError("rmt hessian: --hidden is required with --model hidden")
+        raise UsageError("rmt hessian: error: --hidden is required with --model hidden")
     if args.model == "linear" and args.blocks == "W":
-        raise UsageError("rmt hessian: --blocks W needs --model hidden (the linear model has V only)")
-    pairs: Any = args.pairs
-    if pairs not in ("all", "auto"):
-        try:
-            pairs = int(pairs)
-        except ValueError:
-            raise UsageError("rmt hessian: --pairs must be 'auto', 'all' or an integer >= 1, "
-                             f"got {pairs!r}") from None
-        if pairs < 1:
-            raise UsageError("rmt hessian: --pairs must be 'auto', 'all' or an integer >= 1, "
-                             f"got {pairs}")
+        raise UsageError("rmt hessian: error: --blocks W needs --model hidden (the linear model has V only)")
     ss_model, ss_data, ss_labels, ss_pairs = bk.spawn_seeds(args.seed, 4)
     xp = bk.xp_for(args.backend)
     if args.model == "linear":
@@ -151,7 +189,7 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
     # Labels matter only for the hidden net's residual terms; draw them uniformly at random.
     y = bk.asarray(np.random.default_rng(ss_labels).integers(0, args.classes, args.samples), xp)
     t0 = time.perf_counter()
-    res = block_ratio(model, X, y=y, loss=args.loss, pairs=pairs, seed=ss_pairs,
+    res = block_ratio(model, X, y=y, loss=args.loss, pairs=args.pairs, seed=ss_pairs,
                       blocks=args.blocks)
     bk.synchronize(xp)
     seconds = time.perf_counter() - t0
@@ -171,7 +209,8 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from rmt import claims as cl
-    from rmt.verify import format_table, verify, write_report
+    from rmt.verify import (format_planted, format_table, planted_summary, summary_line, verify,
+                            write_report)
 
     if args.list:
         for c in cl.registry().values():
@@ -180,9 +219,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     # Fail before minutes of work if the report cannot be written.
     from pathlib import Path
 
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    if not os.access(args.out, os.W_OK):
-        raise UsageError(f"rmt verify: --out {args.out!r} is not writable")
+    check_writable("--out", Path(args.out) / "results.json")
     n_total = len(args.claims) if args.claims else len(cl.registry())
     done = []
 
@@ -195,16 +232,24 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = verify(args.claims, scale=args.scale, seed=args.seed, backend=args.backend,
                      on_result=progress)
+    planted = planted_summary(results) if args.planted else None
     paths = write_report(results, args.out, backend=args.backend, seed=args.seed,
-                         command="rmt " + " ".join(sys.argv[1:]))
+                         command="rmt " + " ".join(sys.argv[1:]), planted=planted)
     rows = [r.to_dict() for r in results]
     print(format_table(rows))
     n_fail = sum(r["verdict"] == "fails" for r in rows)
-    n_inc = sum(r["verdict"] == "inconclusive" for r in rows)
-    print(f"{len(rows)} claims: {len(rows) - n_fail - n_inc} hold, {n_fail} fail, "
-          f"{n_inc} inconclusive ({time.perf_counter() - t0:.1f} s). "
+    print(f"{summary_line(rows)} ({time.perf_counter() - t0:.1f} s). "
           f"Report: {paths['report']}; numbers: {paths['results']}")
-    return 1 if n_fail else 0
+    held = []
+    if planted is not None:
+        print()
+        print(format_planted(planted))
+        held = [f"{r['id']}: {name}" for r in planted for name in r["held"]]
+        print(f"planted runs: {sum(r['rejected'] for r in planted)} of "
+              f"{sum(len(r['rivals']) for r in planted)} planted rivals rejected over "
+              f"{len(planted)} claims with rivals; planted rivals that hold: {len(held)}"
+              + (f" ({'; '.join(held)})" if held else ""))
+    return 1 if n_fail or held else 0
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
@@ -226,30 +271,7 @@ def register_command(name: str, func) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rmt`` command; returns the exit status."""
-    from rmt.backend import BackendUnavailableError
-
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        return _COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(str(exc).splitlines()[0], file=sys.stderr)
-        return 2
-    except (ValueError, BackendUnavailableError) as exc:
-        # Library validation errors name the parameter and its range: one line, status 2.
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"rmt: error: {msg}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        # Output piped into e.g. `head`: stop quietly (point stdout at devnull so the
-        # interpreter's final flush does not raise again).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as exc:
-        # An output path that cannot be written (--out on a read-only or missing device).
-        print(f"rmt: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-              file=sys.stderr)
-        return 2
+    return run_command(build_parser(), argv, lambda args: _COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,8 @@ generator (fast at large sizes, different numbers, still reproducible from the s
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -58,6 +60,8 @@ __all__ = [
     "resolve_scale",
     "weighted_covariance",
     "WeightedCovarianceOperator",
+    "DrawSpec",
+    "DataShape",
     "CovarianceDraw",
     "draw_covariance",
 ]
@@ -400,11 +404,160 @@ class WeightedCovarianceOperator:
 
 
 # --------------------------------------------------------------------------------------------
+# What one draw is made of
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DrawSpec:
+    """What one draw of data, model and weights is made of: the arguments that
+    :func:`draw_covariance`, :func:`rmt.lindeberg.draw_lindeberg`,
+    :func:`rmt.montecarlo.simulate_spectra` and :func:`rmt.lindeberg.simulate_path` share.
+
+    Each of those functions takes ``spec=DrawSpec(...)`` and, for convenience, the same fields
+    as keywords (``n_classes=100``), which override the spec's. Values are checked here, once;
+    ``backend`` is stored as its name and ``dtype`` as a :class:`numpy.dtype`.
+
+    Attributes
+    ----------
+    n_classes : int, >= 2
+        ``C`` of the model drawn for each draw (ignored when ``model`` is given).
+    sigma : float, >= 0
+        Logit scale of that model: ``V_ij ~ N(0, σ²/d)``.
+    model : LinearClassifier, optional
+        A fixed model instead (its ``dim`` must be the draw's ``d``).
+    weights : {"diag", "offdiag"} or callable
+        Block weight (:func:`block_weights`).
+    block : int or (int, int), optional
+        Block indices (:func:`block_weights`).
+    scale : float or {"C", "C2", "-C", "-C2"}
+        Multiplier of the weights (:func:`resolve_scale`).
+    distribution : {"gaussian", "rademacher", "student_t"}
+        Law of the data entries (:func:`draw_data`).
+    df : float, > 2
+        Student-t degrees of freedom.
+    backend : {"numpy", "cupy"}
+    dtype : float32 or float64
+    draw_on : {"host", "device"}
+        Where random numbers are drawn (:func:`draw_data`).
+
+    Examples
+    --------
+    >>> spec = DrawSpec(n_classes=4, weights="offdiag", scale="-C2")
+    >>> spec.replace(n_classes=8).scale_value()
+    -64.0
+    """
+
+    n_classes: int = 10
+    sigma: float = 1.0
+    model: Any = None
+    weights: str | Callable[[Any], Any] = "diag"
+    block: tuple[int, int] | int | None = None
+    scale: float | str = 1.0
+    distribution: str = "gaussian"
+    df: float = 5.0
+    backend: str | None = None
+    dtype: Any = None
+    draw_on: str = "host"
+
+    def __post_init__(self) -> None:
+        fix = functools.partial(object.__setattr__, self)
+        if self.model is None:
+            fix("n_classes", check_int("n_classes", self.n_classes, 2))
+            fix("sigma", check_real("sigma", self.sigma, 0.0))
+        if isinstance(self.weights, str):
+            fix("weights", check_choice("weights", self.weights, WEIGHTS))
+        elif not callable(self.weights):
+            raise ValueError(f"weights must be one of {WEIGHTS} or a callable, got {self.weights!r}")
+        fix("distribution", check_choice("distribution", self.distribution, DISTRIBUTIONS))
+        if self.distribution == "student_t":
+            fix("df", check_real("df", self.df, 2.0, strict_min=True))
+        fix("backend", bk.resolve_backend(self.backend))
+        fix("dtype", bk.resolve_dtype(self.dtype))
+        fix("draw_on", check_choice("draw_on", self.draw_on, ("host", "device")))
+        self.scale_value()  # a bad scale fails here, not in the first trial
+
+    @classmethod
+    def of(cls, spec: DrawSpec | None = None, default: DrawSpec | None = None,
+           **fields: Any) -> DrawSpec:
+        """``spec`` (or ``default``, or ``DrawSpec()``) with ``fields`` replaced: how the draw
+        functions read their ``spec=`` and keyword arguments."""
+        base = spec if spec is not None else (default if default is not None else cls())
+        if not isinstance(base, DrawSpec):
+            raise TypeError(f"spec must be a DrawSpec, got {type(base).__name__}")
+        return base.replace(**fields) if fields else base
+
+    def replace(self, **fields: Any) -> DrawSpec:
+        """A copy with ``fields`` replaced (TypeError naming an unknown field)."""
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s) {unknown}: DrawSpec fields are "
+                            f"{[f.name for f in dataclasses.fields(self)]}")
+        return dataclasses.replace(self, **fields)
+
+    @property
+    def n_classes_drawn(self) -> int:
+        """``C`` of the draws: the model's when given."""
+        return int(self.model.n_classes) if self.model is not None else self.n_classes
+
+    def scale_value(self) -> float:
+        """The numeric multiplier of the weights (:func:`resolve_scale` with this ``C``)."""
+        return resolve_scale(self.scale, self.n_classes_drawn)
+
+    def init_model(self, dim: int, seed: Any) -> Any:
+        """The model of a draw of dimension ``dim``: ``model`` (checked against ``dim`` and the
+        backend) or ``LinearClassifier.init(n_classes, dim, sigma)`` from ``seed``."""
+        if self.model is None:
+            return LinearClassifier.init(self.n_classes, dim, self.sigma, seed=seed,
+                                         backend=self.backend, dtype=self.dtype)
+        if int(self.model.dim) != dim:
+            raise ValueError(f"model.dim must equal dim = {dim}, got {self.model.dim}")
+        if bk.backend_name(self.model.xp) != self.backend:
+            raise ValueError(f"model lives on {bk.backend_name(self.model.xp)} but backend is "
+                             f"{self.backend}")
+        return self.model
+
+    def draw_data(self, n_samples: int, dim: int, seed: Any) -> Any:
+        """``X`` of shape ``(N, d)`` with this spec's law, backend, dtype and ``draw_on``."""
+        return draw_data(n_samples, dim, seed, distribution=self.distribution, df=self.df,
+                         backend=self.backend, dtype=self.dtype, draw_on=self.draw_on)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready fields for a result's metadata (a callable weight by its name, the model
+        as its ``C``)."""
+        w = self.weights
+        return {"n_classes": self.n_classes_drawn, "sigma": self.sigma,
+                "weights": w if isinstance(w, str) else getattr(w, "__name__", "callable"),
+                "block": None if self.block is None else np.atleast_1d(self.block).tolist(),
+                "scale": self.scale if isinstance(self.scale, str) else float(self.scale),
+                "distribution": self.distribution,
+                "df": self.df if self.distribution == "student_t" else None,
+                "backend": self.backend, "dtype": str(self.dtype), "draw_on": self.draw_on}
+
+
+# --------------------------------------------------------------------------------------------
 # One draw of the whole pipeline
 # --------------------------------------------------------------------------------------------
 
+class DataShape:
+    """``xp``, ``dim`` and ``n_samples`` of a draw's data matrix ``X`` (shape ``(N, d)``)."""
+
+    X: Any
+
+    @property
+    def xp(self) -> ModuleType:
+        return bk.get_xp(self.X)
+
+    @property
+    def dim(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+
 @dataclass(frozen=True, eq=False)
-class CovarianceDraw:
+class CovarianceDraw(DataShape):
     """Data and weights of one draw; ``matrix()`` or ``operator()`` give ``B``.
 
     Attributes
@@ -424,18 +577,6 @@ class CovarianceDraw:
     coupling: str
     scale: float
 
-    @property
-    def xp(self) -> ModuleType:
-        return bk.get_xp(self.X)
-
-    @property
-    def dim(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def n_samples(self) -> int:
-        return int(self.X.shape[0])
-
     def matrix(self) -> Any:
         """``B = (1/N) Xᵀ diag(w) X`` formed (``d × d``)."""
         return weighted_covariance(self.X, self.w, check=False)
@@ -445,13 +586,9 @@ class CovarianceDraw:
         return WeightedCovarianceOperator(self.X, self.w)
 
 
-def draw_covariance(dim: int, n_samples: int, seed: Any = None, *, n_classes: int = 10,
-                    sigma: float = 1.0, model: Any = None,
-                    weights: str | Callable[[Any], Any] = "diag",
-                    block: tuple[int, int] | int | None = None, coupling: str = "dependent",
-                    scale: float | str = 1.0, distribution: str = "gaussian", df: float = 5.0,
-                    backend: str | None = None, dtype: Any = None, draw_on: str = "host",
-                    memory_budget: int | None = None) -> CovarianceDraw:
+def draw_covariance(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec | None = None, *,
+                    coupling: str = "dependent", memory_budget: int | None = None,
+                    **fields: Any) -> CovarianceDraw:
     """Draw ``X``, the model and the weights of one weighted covariance.
 
     Parameters
@@ -462,25 +599,17 @@ def draw_covariance(dim: int, n_samples: int, seed: Any = None, *, n_classes: in
         Number of samples ``N``.
     seed : int, SeedSequence or Generator, optional
         Children 0, 1, 2 of ``SeedSequence(seed)`` draw ``X``, the model and ``X̃``.
-    n_classes : int, >= 2
-        ``C`` for the model drawn here (ignored when ``model`` is given).
-    sigma : float, >= 0
-        Logit scale of the model drawn here: ``V_ij ~ N(0, σ²/d)``.
-    model : LinearClassifier, optional
-        A fixed model (its ``dim`` must equal ``dim``); default: a fresh
-        ``LinearClassifier.init(n_classes, dim, sigma)`` from child 1.
-    weights, block
-        As for :func:`block_weights`.
+    spec : DrawSpec, optional
+        Model, weights, data law, backend and dtype (default ``DrawSpec()``: ``C = 10``,
+        ``σ = 1``, the diagonal weight, scale 1, Gaussian data, NumPy, float64).
     coupling : {"dependent", "independent"}
         Weights from ``X`` itself, or from an independent copy ``X̃`` (same law).
-    scale : float or {"C", "C2", "-C", "-C2"}
-        Multiplier of the weights (see :func:`resolve_scale`).
-    distribution, df, draw_on
-        As for :func:`draw_data` (``X̃`` has the law of ``X``).
-    backend : {"numpy", "cupy"}, optional
-    dtype : float32 or float64 (default)
     memory_budget : int, optional
         Bytes for the row blocks of logits (default: from the free memory).
+    **fields
+        Fields of :class:`DrawSpec` (``n_classes``, ``sigma``, ``model``, ``weights``,
+        ``block``, ``scale``, ``distribution``, ``df``, ``backend``, ``dtype``, ``draw_on``),
+        overriding those of ``spec``.
 
     Returns
     -------
@@ -495,27 +624,14 @@ def draw_covariance(dim: int, n_samples: int, seed: Any = None, *, n_classes: in
     d = check_int("dim", dim, 1)
     N = check_int("n_samples", n_samples, 1)
     coupling = check_choice("coupling", coupling, COUPLINGS)
-    dt = bk.resolve_dtype(dtype)
-    xp = bk.xp_for(backend)
+    spec = DrawSpec.of(spec, **fields)
+    bk.xp_for(spec.backend)  # an unavailable backend fails before drawing
     ss_x, ss_model, ss_tilde = bk.spawn_seeds(seed, 3)
-    if model is None:
-        model = LinearClassifier.init(n_classes, d, sigma, seed=ss_model,
-                                      backend=bk.backend_name(xp), dtype=dt)
-    else:
-        if int(model.dim) != d:
-            raise ValueError(f"model.dim must equal dim = {d}, got {model.dim}")
-        if bk.backend_name(model.xp) != bk.backend_name(xp):
-            raise ValueError(f"model lives on {bk.backend_name(model.xp)} but backend is "
-                             f"{bk.backend_name(xp)}")
-    s = resolve_scale(scale, int(model.n_classes))
-    X = draw_data(N, d, ss_x, distribution=distribution, df=df, backend=bk.backend_name(xp),
-                  dtype=dt, draw_on=draw_on)
-    if coupling == "dependent":
-        source = X
-    else:
-        source = draw_data(N, d, ss_tilde, distribution=distribution, df=df,
-                           backend=bk.backend_name(xp), dtype=dt, draw_on=draw_on)
-    w = block_weights(model, source, weights, block, memory_budget=memory_budget)
+    model = spec.init_model(d, ss_model)
+    s = spec.scale_value()
+    X = spec.draw_data(N, d, ss_x)
+    source = X if coupling == "dependent" else spec.draw_data(N, d, ss_tilde)
+    w = block_weights(model, source, spec.weights, spec.block, memory_budget=memory_budget)
     if s != 1.0:
         w = w * s
     return CovarianceDraw(X=X, w=w, model=model, coupling=coupling, scale=s)

@@ -82,13 +82,14 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special, stats
 
 from . import backend as bk
 from .laws import MarchenkoPastur, WeightedMP, as_weight_law
+from .stats import critical_value, ks_distance, snap_zeros, wasserstein1
 from .validation import check_choice, check_int, check_probability, check_real
 
 __all__ = [
@@ -97,8 +98,8 @@ __all__ = [
     "WeightedMPFit",
     "fit_mp",
     "fit_weighted_mp",
-    "ks_statistic",
-    "wasserstein1",
+    "ks_statistic",     # = rmt.stats.ks_distance
+    "wasserstein1",     # re-exported from rmt.stats
     "gof_distances",
     "tw1_cdf",
     "tw1_ppf",
@@ -108,9 +109,7 @@ __all__ = [
 ]
 
 FIT_METHODS = ("mle", "moments")
-_EPS = float(np.finfo(np.float64).eps)
-# Gauss–Legendre rule for the W1 pieces and for the TW1 Nyström discretisation.
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
+# Gauss–Legendre rule for the TW1 Nyström discretisation.
 _TW_X, _TW_W = np.polynomial.legendre.leggauss(64)
 
 
@@ -244,160 +243,25 @@ class WeightedMPFit:
 # input handling
 # ---------------------------------------------------------------------------------------------
 
-def _eigs(eigenvalues: Any, zero_tol: Any, *, min_len: int = 2) -> tuple[np.ndarray, float]:
-    """Sorted float64 copy with |λ| ≤ zero_tol snapped to 0; returns (λ, zero_tol)."""
-    arr = bk.to_numpy(eigenvalues)
-    if np.iscomplexobj(arr):
-        raise ValueError("eigenvalues must be real, got a complex array")
-    try:
-        lam = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("eigenvalues must be a 1-D array of real numbers") from None
-    if lam.ndim != 1:
-        raise ValueError(f"eigenvalues must be a 1-D array, got shape {lam.shape}")
-    if lam.size < min_len:
-        raise ValueError(f"eigenvalues must hold at least {min_len} values, got {lam.size}")
-    if not np.all(np.isfinite(lam)):
-        raise ValueError("eigenvalues must contain only finite values (found NaN or infinity)")
-    lam = np.sort(lam)
-    if zero_tol is None:
-        # a multiple of a symmetric eigensolver's backward error (n·eps·‖B‖)
-        zero_tol = 16.0 * lam.size * _EPS * float(np.max(np.abs(lam)))
-    zero_tol = check_real("zero_tol", zero_tol, 0.0)
-    lam = np.where(np.abs(lam) <= zero_tol, 0.0, lam)
-    return lam, zero_tol
-
-
-def _law_parts(law: Any) -> tuple[Callable, list[float], float]:
-    cdf = getattr(law, "cdf", None)
-    if not callable(cdf):
-        raise ValueError(f"law must have a callable cdf, got {type(law).__name__}")
-    sup = getattr(law, "support", None)
-    if not callable(sup):
-        raise ValueError(f"law must have a support() method giving finite edges, got "
-                         f"{type(law).__name__}")
-    edges = [float(e) for e in sup()]
-    ivs = getattr(law, "intervals", None)
-    if ivs is not None and not callable(ivs):
-        edges += [float(e) for iv in ivs for e in iv]
-    if not all(math.isfinite(e) for e in edges):
-        raise ValueError("law.support() must return finite edges")
-    atom = float(getattr(law, "atom", 0.0) or 0.0)
-    if atom > 0:
-        edges.append(0.0)
-    return (lambda x: np.asarray(cdf(x), dtype=np.float64)), sorted(set(edges)), atom
+def _eigs(eigenvalues: Any, zero_tol: Any, *, min_len: int = 2) -> np.ndarray:
+    """Sorted float64 copy with ``|λ| ≤ zero_tol`` snapped to 0 (:func:`rmt.stats.snap_zeros`)."""
+    return snap_zeros(eigenvalues, zero_tol, name="eigenvalues", min_len=min_len)[0]
 
 
 # ---------------------------------------------------------------------------------------------
-# distances
+# distances: documented re-exports of rmt.stats (one implementation)
 # ---------------------------------------------------------------------------------------------
 
-def _ks(lam: np.ndarray, cdf: Callable) -> float:
-    n = lam.size
-    u, counts = np.unique(lam, return_counts=True)
-    upper = np.cumsum(counts) / n
-    lower = upper - counts / n
-    F_at = cdf(u)
-    F_before = cdf(np.nextafter(u, -np.inf))
-    return float(max(np.max(np.abs(upper - F_at)), np.max(np.abs(lower - F_before))))
-
-
-def _w1(lam: np.ndarray, cdf: Callable, edges: list[float]) -> float:
-    n = lam.size
-    u, counts = np.unique(lam, return_counts=True)
-    Fu = np.cumsum(counts) / n
-    lo, hi = min(edges[0], u[0]), max(edges[-1], u[-1])
-    if not hi > lo:
-        return 0.0
-    # breakpoints: eigenvalues, law edges (and 0 for an atom), and a grid over the support so
-    # that every piece is short compared with the law's scale
-    grid = np.unique(np.concatenate([u, edges, np.linspace(edges[0], edges[-1], 65)]))
-    left, right = grid[:-1], grid[1:]
-    k = np.searchsorted(u, left, side="right")
-    c = np.where(k > 0, Fu[np.maximum(k - 1, 0)], 0.0)        # F_n on (left, right)
-    # split each piece where F crosses c: F is monotone, so a few safeguarded secant
-    # (Illinois) steps on the bracket [left, right] locate the crossing
-    Fl = cdf(np.nextafter(left, np.inf))
-    Fr = cdf(np.nextafter(right, -np.inf))
-    cross = (Fl < c) & (Fr > c)
-    a, b = left[cross], right[cross]
-    fa, fb, cc = Fl[cross] - c[cross], Fr[cross] - c[cross], c[cross]
-    for _ in range(4):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x = np.where(fb != fa, b - fb * (b - a) / (fb - fa), 0.5 * (a + b))
-        x = np.clip(x, a, b)
-        fx = cdf(x) - cc
-        neg = fx < 0
-        a, fa = np.where(neg, x, a), np.where(neg, fx, fa * np.where(neg, 1.0, 0.5))
-        b, fb = np.where(neg, b, x), np.where(neg, fb * 0.5, fx)
-    xs = left.copy()
-    xs[cross] = 0.5 * (a + b)
-    pa = np.concatenate([left, xs])
-    pb = np.concatenate([xs, right])
-    pc = np.concatenate([c, c])
-    keep = pb > pa
-    pa, pb, pc = pa[keep], pb[keep], pc[keep]
-    h = pb - pa
-    nodes = pa[:, None] + 0.5 * h[:, None] * (_GL_X[None, :] + 1.0)
-    intF = 0.5 * h * (cdf(nodes.ravel()).reshape(nodes.shape) @ _GL_W)
-    return float(np.sum(np.abs(pc * h - intF)))
-
-
-def ks_statistic(eigenvalues: Any, law: Any, *, zero_tol: float | None = None) -> float:
-    """Kolmogorov–Smirnov distance ``sup_x |F_n(x) − F(x)|`` of eigenvalues to a law.
-
-    Both one-sided limits are compared at every distinct eigenvalue, which is the exact
-    supremum also for laws with an atom (MP with ``γ > 1``). For a continuous law this equals
-    ``scipy.stats.kstest(eigenvalues, law.cdf).statistic``.
-
-    Parameters
-    ----------
-    eigenvalues : array_like, 1-D, real, finite (NumPy or CuPy)
-    law : object with a vectorised ``cdf``
-    zero_tol : float >= 0, optional
-        Eigenvalues with ``|λ| ≤ zero_tol`` are snapped to 0 (default ``16·n·eps·max|λ|``).
-
-    Returns
-    -------
-    float
-    """
-    lam, _ = _eigs(eigenvalues, zero_tol, min_len=1)
-    cdf = getattr(law, "cdf", None)
-    if not callable(cdf):
-        raise ValueError(f"law must have a callable cdf, got {type(law).__name__}")
-    return _ks(lam, lambda x: np.asarray(cdf(x), dtype=np.float64))
-
-
-def wasserstein1(eigenvalues: Any, law: Any, *, zero_tol: float | None = None) -> float:
-    """Wasserstein-1 distance ``∫ |F_n(x) − F(x)| dx`` of eigenvalues to a law.
-
-    Between breakpoints (eigenvalues, support edges, the atom at 0, and a 65-point grid over the
-    support) ``F_n`` is constant; each piece is split where ``F`` crosses it and integrated by
-    10-point Gauss–Legendre, so the error is that of the quadrature of a smooth monotone ``F``
-    (≲ 1e-10 relative for MP at ``d`` in the hundreds).
-
-    Parameters
-    ----------
-    eigenvalues : array_like, 1-D, real, finite
-    law : object with a vectorised ``cdf`` and ``support()`` (optionally ``intervals``, ``atom``)
-    zero_tol : float >= 0, optional
-        As in :func:`ks_statistic`.
-
-    Returns
-    -------
-    float
-    """
-    lam, _ = _eigs(eigenvalues, zero_tol, min_len=1)
-    cdf, edges, _ = _law_parts(law)
-    return _w1(lam, cdf, edges)
+#: Kolmogorov–Smirnov distance of eigenvalues to a law: :func:`rmt.stats.ks_distance`.
+ks_statistic = ks_distance
 
 
 def gof_distances(eigenvalues: Any, law: Any, *, zero_tol: float | None = None
                   ) -> tuple[float, float]:
-    """``(ks, w1)`` of :func:`ks_statistic` and :func:`wasserstein1` in one pass."""
-    lam, _ = _eigs(eigenvalues, zero_tol, min_len=1)
-    cdf, edges, _ = _law_parts(law)
-    return _ks(lam, cdf), _w1(lam, cdf, edges)
+    """``(ks, w1)`` of :func:`rmt.stats.ks_distance` and :func:`rmt.stats.wasserstein1`,
+    snapping near-zero eigenvalues once."""
+    lam = _eigs(eigenvalues, zero_tol, min_len=1)
+    return ks_distance(lam, law, zero_tol=0.0), wasserstein1(lam, law, zero_tol=0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -668,9 +532,8 @@ def _mp_procedure(lam: np.ndarray, ratio: float | None, method: str, level: floa
         n, s, fixed, rci = _estimate_mp(bulk, d, ratio, method, level, True)
     law = MarchenkoPastur(db / n, 1.0)
     x = bulk / s
-    cdf = law.cdf
-    ks = _ks(x, cdf)
-    w1 = s * _w1(x, cdf, sorted(set(list(law.support()) + ([0.0] if law.atom > 0 else []))))
+    ks = ks_distance(x, law, zero_tol=0.0)
+    w1 = s * wasserstein1(x, law, zero_tol=0.0)
     sci = _scale_ci(s, n * db, level) if want_ci else (math.nan, math.nan)
     outl = lam[lam > thr][::-1]  # reported whether or not they were excluded
     return _Core(d / n, s, n, fixed, rci, sci, bulk, outl, thr, ks, w1)
@@ -752,7 +615,7 @@ def fit_mp(eigenvalues: Any, *, ratio: float | None = None, method: str = "mle",
     >>> round(fit.ratio, 1), round(fit.scale, 2)
     (0.5, 1.0)
     """
-    lam, _ = _eigs(eigenvalues, zero_tol)
+    lam = _eigs(eigenvalues, zero_tol)
     if ratio is not None:
         ratio = check_real("ratio", ratio, 0.0, strict_min=True)
     method = check_choice("method", method, FIT_METHODS)
@@ -814,7 +677,7 @@ def _wmp_procedure(lam: np.ndarray, base: WeightedMP, edge: float, sig: float, q
     db = bulk.size
     # mean λ = c (1/(N d_b)) Σ_n w_n ‖x_n‖²: Var = c² [E w² (1 + 2/d_b) − (E w)²] / N
     rel = math.sqrt(max(m2 * (1 + 2 / db) / (m1 * m1) - 1, 0.0) / n)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = critical_value(level)
     lo = c / (1 + z * rel)
     hi = c / (1 - z * rel) if z * rel < 1 else math.inf
     if k == 0:
@@ -823,9 +686,9 @@ def _wmp_procedure(lam: np.ndarray, base: WeightedMP, edge: float, sig: float, q
         if db not in bulk_laws:
             bulk_laws[db] = WeightedMP(db / n, nu)
         law = bulk_laws[db]
-    cdf, edges, _ = _law_parts(law)
     x = bulk / c
-    return c, (lo, hi), bulk, lam[lam > thr][::-1], thr, _ks(x, cdf), c * _w1(x, cdf, edges)
+    return (c, (lo, hi), bulk, lam[lam > thr][::-1], thr, ks_distance(x, law, zero_tol=0.0),
+            c * wasserstein1(x, law, zero_tol=0.0))
 
 
 def _simulate_wmp(d: int, n: int, c: float, nu: Any, seeds: list) -> list:
@@ -870,7 +733,7 @@ def fit_weighted_mp(eigenvalues: Any, ratio: float, weights: Any, *, method: str
     -------
     WeightedMPFit
     """
-    lam, _ = _eigs(eigenvalues, zero_tol)
+    lam = _eigs(eigenvalues, zero_tol)
     ratio = check_real("ratio", ratio, 0.0, strict_min=True)
     method = check_choice("method", method, ("moments",))
     level = check_probability("level", level)

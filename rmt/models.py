@@ -257,7 +257,7 @@ class OneHiddenLayer:
         act = check_choice("activation", activation, ACTIVATIONS)
         xp = bk.xp_for(backend)
         dt = bk.resolve_dtype(dtype)
-        seed_w, seed_v = bk.as_seed_sequence(seed).spawn(2)
+        seed_w, seed_v = bk.spawn_seeds(seed, 2)  # never advances a caller's SeedSequence
         return cls(_init_matrix(m, d, d, s, seed_w, xp, dt),
                    _init_matrix(C, m, m, s, seed_v, xp, dt), act)
 

@@ -20,11 +20,11 @@ per-trial densities (fraction per unit length in each bin).
 
 Intervals
 ---------
-``stderr = s/√n`` with ``s`` the sample standard deviation (``ddof = 1``). ``ci(level)`` is
-``mean ± q · stderr`` with ``q`` the Student-t quantile ``t_{n−1}((1 + level)/2)`` (the default,
-``method="t"``: exact for normal trials, and it tends to the normal interval as ``n`` grows, so it
-is never the narrower of the two) or the standard normal quantile (``method="normal"``:
-asymptotic, by the central limit theorem).
+Each statistic's summary is an :class:`rmt.stats.Estimate` (re-exported here) with
+``stderr = s/√n`` (``s`` the sample standard deviation, ``ddof = 1``; kept in ``extra["std"]``)
+and ``dof = n − 1``: ``ci(level)`` is ``mean ± t_{n−1}((1 + level)/2)·stderr`` (exact for normal
+trials, and never narrower than the normal interval, to which it tends as ``n`` grows), or the
+normal interval with ``method="normal"`` (asymptotic, by the central limit theorem).
 """
 
 from __future__ import annotations
@@ -38,27 +38,26 @@ from typing import Any
 import numpy as np
 
 from . import backend as bk
-from .covariance import draw_covariance, resolve_scale
+from .covariance import DrawSpec, draw_covariance
 from .spectra import (
     EIGVALSH_WORKSPACE_FACTOR,
     eigvalsh_batched,
     moments_from_eigenvalues,
     stieltjes_from_eigenvalues,
 )
-from .validation import check_choice, check_int, check_probability
+from .stats import CI_METHODS, Estimate, jsonable
+from .validation import check_choice, check_int
 
 __all__ = [
-    "CI_METHODS",
+    "CI_METHODS",   # re-exported from rmt.stats
     "Welford",
-    "Estimate",
+    "Estimate",     # re-exported from rmt.stats: the one estimate type
     "MonteCarloResult",
     "trial_seed",
     "run_trials",
     "simulate_spectra",
     "default_edges",
 ]
-
-CI_METHODS = ("t", "normal")
 
 
 def trial_seed(seed: Any, t: int) -> np.random.SeedSequence:
@@ -71,17 +70,6 @@ def trial_seed(seed: Any, t: int) -> np.random.SeedSequence:
     ss = bk.as_seed_sequence(seed)
     return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (t,),
                                   pool_size=ss.pool_size)
-
-
-def _quantile(level: float, n: int, method: str) -> float:
-    from scipy import stats  # noqa: PLC0415 - SciPy is a dependency; imported when needed
-
-    p = 0.5 * (1.0 + level)
-    if method == "normal":
-        return float(stats.norm.ppf(p))
-    if n < 2:
-        return math.inf
-    return float(stats.t.ppf(p, df=n - 1))
 
 
 class Welford:
@@ -144,62 +132,14 @@ class Welford:
         v = self._m2 / (self.n - 1) if self.n > 1 else np.full_like(self._m2, np.nan)
         return self._out(v)
 
-    def estimate(self) -> "Estimate":
+    def estimate(self) -> Estimate:
+        """Mean, standard error ``s/√n`` and ``n − 1`` degrees of freedom (``extra["std"]``: s)."""
         var = self.variance
         if self._complex:
             std = np.sqrt(var.real) + 1j * np.sqrt(var.imag)
         else:
             std = np.sqrt(var)
-        return Estimate(mean=self.mean, std=std, stderr=std / math.sqrt(self.n), n_trials=self.n)
-
-
-def _json(a: Any) -> Any:
-    a = np.asarray(a)
-    if np.iscomplexobj(a):
-        return {"real": _json(a.real), "imag": _json(a.imag)}
-    a = a.astype(np.float64)
-    if a.ndim == 0:
-        return float(a) if np.isfinite(a) else None
-    return [_json(x) for x in a]
-
-
-@dataclass(frozen=True, eq=False)
-class Estimate:
-    """Mean of a statistic over trials with its standard error.
-
-    Attributes
-    ----------
-    mean : float, complex or ndarray
-    stderr : same type
-        ``std / √n`` (complex statistics: ``SE_re + i SE_im``).
-    std : same type
-        Sample standard deviation across trials (``ddof = 1``).
-    n_trials : int
-    """
-
-    mean: Any
-    stderr: Any
-    std: Any
-    n_trials: int
-
-    def ci(self, level: float = 0.95, method: str = "t") -> tuple[Any, Any]:
-        """``(low, high) = mean ∓ q · stderr`` (componentwise for complex); see module notes."""
-        level = check_probability("level", level)
-        method = check_choice("method", method, CI_METHODS)
-        q = _quantile(level, self.n_trials, method)
-        m, se = np.asarray(self.mean), np.asarray(self.stderr)
-        if np.iscomplexobj(m):
-            lo = (m.real - q * se.real) + 1j * (m.imag - q * se.imag)
-            hi = (m.real + q * se.real) + 1j * (m.imag + q * se.imag)
-        else:
-            lo, hi = m - q * se, m + q * se
-        return (lo[()] if lo.ndim == 0 else lo), (hi[()] if hi.ndim == 0 else hi)
-
-    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
-        lo, hi = self.ci(level)
-        return {"mean": _json(self.mean), "stderr": _json(self.stderr), "std": _json(self.std),
-                "n_trials": self.n_trials, "ci_level": level, "ci_method": "t",
-                "ci_low": _json(lo), "ci_high": _json(hi)}
+        return Estimate(self.mean, std / math.sqrt(self.n), self.n, self.n - 1, {"std": std})
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,7 +197,7 @@ class MonteCarloResult:
         return {"n_trials": self.n_trials, "batch_size": self.batch_size,
                 "seed_entropy": None if self.seed_entropy is None else str(self.seed_entropy),
                 "elapsed_s": self.elapsed_s, "meta": self.meta,
-                "edges": {k: _json(v) for k, v in self.edges.items()},
+                "edges": jsonable(self.edges),
                 "estimates": {k: e.to_dict(level) for k, e in self.estimates.items()}}
 
 
@@ -389,15 +329,12 @@ def default_edges(lower: float, upper: float, n_bins: int = 60) -> np.ndarray:
     return np.linspace(lower, upper, n + 1)
 
 
-def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, *,
-                     edges: Any = None, z: Any = None, n_moments: int = 4, n_classes: int = 10,
-                     sigma: float = 1.0, model: Any = None, weights: Any = "diag",
-                     block: Any = None, coupling: str = "dependent", scale: Any = 1.0,
-                     distribution: str = "gaussian", df: float = 5.0, batch_size: int = 1,
-                     backend: str | None = None, dtype: Any = None, draw_on: str = "host",
+def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None,
+                     spec: DrawSpec | None = None, *, edges: Any = None, z: Any = None,
+                     n_moments: int = 4, coupling: str = "dependent", batch_size: int = 1,
                      memory_budget: int | None = None, progress: bool | None = None,
-                     statistics: Callable[[np.ndarray], Mapping[str, Any]] | None = None
-                     ) -> MonteCarloResult:
+                     statistics: Callable[[np.ndarray], Mapping[str, Any]] | None = None,
+                     **fields: Any) -> MonteCarloResult:
     """Monte Carlo over the full pipeline: draw, weights, form ``B``, ``eigvalsh``, statistics.
 
     Each trial draws one :func:`rmt.covariance.draw_covariance` from its own seed (child ``t``),
@@ -410,6 +347,8 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     dim, n_samples : int, >= 1
         ``d`` and ``N``.
     seed : int, SeedSequence or Generator, optional
+    spec : DrawSpec, optional
+        What each trial draws (:class:`rmt.covariance.DrawSpec`; default ``DrawSpec()``).
     edges : array, optional
         Histogram edges of the empirical spectral density (statistic ``"esd"``, plus
         ``"esd.outside"``); omitted: no histogram.
@@ -417,13 +356,11 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
         Points for the Stieltjes transform (statistic ``"stieltjes"``); omitted: none.
     n_moments : int, >= 0
         Moments ``(1/d) tr B^k``, ``k = 1..n_moments`` (statistic ``"moments"``).
-    n_classes, sigma, model, weights, block, coupling, scale, distribution, df, draw_on
+    coupling : {"dependent", "independent"}
         As for :func:`rmt.covariance.draw_covariance`.
     batch_size : int, >= 1
         Trials per batch; capped so that a batch of formed matrices and their ``eigvalsh``
         workspace fit in ``memory_budget``. Does not change results.
-    backend : {"numpy", "cupy"}, optional
-    dtype : float32 or float64 (default)
     memory_budget : int, optional
         Bytes a batch may use (default: the device's free memory).
     progress : bool, optional
@@ -431,6 +368,10 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     statistics : callable, optional
         ``f(eigenvalues) -> mapping`` of further per-trial statistics (host float64 eigenvalues,
         ascending), e.g. a Kolmogorov–Smirnov distance to a law.
+    **fields
+        Fields of :class:`~rmt.covariance.DrawSpec` (``n_classes``, ``sigma``, ``model``,
+        ``weights``, ``block``, ``scale``, ``distribution``, ``df``, ``backend``, ``dtype``,
+        ``draw_on``), overriding those of ``spec``.
 
     Returns
     -------
@@ -442,8 +383,9 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     N = check_int("n_samples", n_samples, 1)
     K = check_int("n_moments", n_moments, 0)
     bsz = check_int("batch_size", batch_size, 1)
-    xp = bk.xp_for(backend)
-    dt = bk.resolve_dtype(dtype)
+    spec = DrawSpec.of(spec, **fields)
+    xp = bk.xp_for(spec.backend)
+    dt = spec.dtype
     zz = None if z is None else np.atleast_1d(np.asarray(z, dtype=np.complex128))
     if zz is not None and not np.all(np.isfinite(zz)):
         raise ValueError("z must hold finite complex numbers")
@@ -451,13 +393,6 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     budget = bk.free_memory_bytes(xp) if memory_budget is None else check_int(
         "memory_budget", memory_budget, 1)
     coupling = check_choice("coupling", coupling, ("dependent", "independent"))
-    check_choice("distribution", distribution, ("gaussian", "rademacher", "student_t"))
-    if isinstance(weights, str):
-        check_choice("weights", weights, ("diag", "offdiag"))
-    elif not callable(weights):
-        raise ValueError(f"weights must be 'diag', 'offdiag' or a callable, got {weights!r}")
-    resolve_scale(scale, int(model.n_classes) if model is not None else
-                  check_int("n_classes", n_classes, 2))
     if statistics is not None and not callable(statistics):
         raise TypeError(f"statistics must be callable, got {type(statistics).__name__}")
     # A batch holds b formed matrices (d² each) next to one trial's X and X̃ and the logits
@@ -465,15 +400,11 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
     item = dt.itemsize
     room = 0.5 * budget - 3 * N * d * item - EIGVALSH_WORKSPACE_FACTOR * d * d * item
     bsz = int(max(1, min(bsz, room // (d * d * item))))
-    name = bk.backend_name(xp)
 
     def trial(seeds: Sequence[np.random.SeedSequence]) -> list[dict[str, Any]]:
         stack = xp.empty((len(seeds), d, d), dtype=dt)
         for i, s in enumerate(seeds):
-            draw = draw_covariance(d, N, s, n_classes=n_classes, sigma=sigma, model=model,
-                                   weights=weights, block=block, coupling=coupling, scale=scale,
-                                   distribution=distribution, df=df, backend=name, dtype=dt,
-                                   draw_on=draw_on)
+            draw = draw_covariance(d, N, s, spec, coupling=coupling)
             stack[i] = draw.matrix()
         ev = bk.to_numpy(eigvalsh_batched(stack, check=False, memory_budget=max(
             1, budget - stack.nbytes)))
@@ -497,11 +428,8 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None, 
 
     meta = {"dim": d, "n_samples": N, "gamma": d / N, "n_moments": K,
             "z": None if zz is None else {"real": zz.real.tolist(), "imag": zz.imag.tolist()},
-            "n_classes": None if model is not None else n_classes, "sigma": sigma,
-            "weights": weights if isinstance(weights, str) else getattr(weights, "__name__", "callable"),
-            "block": None if block is None else list(np.atleast_1d(block).tolist()),
-            "coupling": coupling, "scale": scale, "distribution": distribution,
-            "df": df if distribution == "student_t" else None, "backend": name,
-            "dtype": str(dt), "draw_on": draw_on, "device": bk.device_name(xp)}
+            **spec.describe(), "coupling": coupling, "device": bk.device_name(xp)}
+    if spec.model is not None:
+        meta["n_classes"] = None
     return run_trials(trial, n_trials, seed, batch_size=bsz, vectorized=True, histograms=hist,
                       progress=progress, desc="spectra", meta=meta)

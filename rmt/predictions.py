@@ -69,7 +69,8 @@ from typing import Any
 
 import numpy as np
 
-from .validation import check_choice, check_int, check_probability, check_real
+from .stats import PowerLawFit, fit_power_law
+from .validation import check_choice, check_int, check_real
 
 __all__ = [
     "CORRECTIONS",
@@ -356,7 +357,9 @@ def _limit_functions() -> dict[str, Any]:
     from .claims import derived  # noqa: PLC0415
 
     o = derived("block_norm_limits.per_block_ratio")
-    d, N, A1, A2, B1, B2, g, s, C = o["symbols"]
+    S = o["symbols"]   # by name: a reordering in proofs/ cannot wire the wrong symbol
+    d, N, A1, A2, B1, B2, g, s, C = (S[k] for k in ("d", "N", "A1", "A2", "B1", "B2", "gamma",
+                                                     "sigma", "C"))
     ag = derived("finite_c_ratio.aggregate")
     return {
         "c_exact": sp.lambdify((d, N, A1, A2, B1, B2), o["c_ratio_exact"], "math"),
@@ -375,8 +378,11 @@ def _model_functions() -> dict[str, Any]:
     from .claims import derived  # noqa: PLC0415
 
     o = derived("finite_c_ratio.model")
-    d, N, U1a, U2a, K2a, U1b, U2b, K2b, C, s, g = o["symbols"]
-    D = o["d_types"]
+    S = o["symbols"]   # by name, as above
+    d, N, U1a, U2a, K2a, U1b, U2b, K2b, C, s, g = (
+        S[k] for k in ("d", "N", "U1a", "U2a", "K2a", "U1b", "U2b", "K2b", "C", "sigma", "gamma"))
+    # the argument order of k2_off/k2_diag (_curvature_terms calls them positionally)
+    D = tuple(o["d_types"][k] for k in ("D_ii", "D_ij", "D_ik", "D_kk", "D_kl"))
     return {
         "c_model": sp.lambdify((d, N, U1a, U2a, K2a, U1b, U2b, K2b), o["c_ratio_model"], "math"),
         "agg_model": sp.lambdify((d, N, U1a, U2a, K2a, U1b, U2b, K2b, C),
@@ -640,85 +646,12 @@ def ratio_curve(n_classes: Sequence[Any], sigma: float = 1.0, gamma: float | Non
 # log-log slopes
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SlopeFit:
-    """A fitted log-log slope ``log y = intercept + slope·log x`` with its CI.
+#: A fitted log-log slope: :class:`rmt.stats.PowerLawFit` (re-exported).
+SlopeFit = PowerLawFit
 
-    ``stderr`` is the slope's standard error (weighted least squares with the given standard
-    errors of ``y``, inflated by ``√(χ²/dof)`` when the scatter exceeds them; ordinary least
-    squares when none are given); the CI uses Student's t with ``dof = n_points − 2``.
-    """
-
-    slope: float
-    intercept: float
-    stderr: float
-    ci_low: float
-    ci_high: float
-    level: float
-    dof: int
-    n_points: int
-    chi2_per_dof: float
-    x_range: tuple[float, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["x_range"] = list(self.x_range)
-        return d
-
-
-def fit_loglog_slope(x: Any, y: Any, stderr: Any = None, level: float = 0.95) -> SlopeFit:
-    """Fit ``log y`` against ``log x`` by (weighted) least squares.
-
-    Parameters
-    ----------
-    x, y : array_like, shape (n,), n >= 3, values > 0
-    stderr : array_like, shape (n,), optional
-        Standard errors of ``y`` (> 0); the weights are ``(y/stderr)²`` (the SE of ``log y``
-        is ``stderr/y`` to first order).
-    level : float in (0, 1)
-
-    Returns
-    -------
-    SlopeFit
-    """
-    from scipy import stats  # noqa: PLC0415
-
-    xa = np.asarray(x, dtype=float).ravel()
-    ya = np.asarray(y, dtype=float).ravel()
-    if xa.shape != ya.shape or xa.size < 3:
-        raise ValueError(f"x and y must have the same length >= 3, got {xa.size} and {ya.size}")
-    if not (np.all(np.isfinite(xa)) and np.all(xa > 0)):
-        raise ValueError("x must hold finite values > 0 (a log-log fit)")
-    if not (np.all(np.isfinite(ya)) and np.all(ya > 0)):
-        raise ValueError("y must hold finite values > 0 (a log-log fit)")
-    level = check_probability("level", level)
-    lx, ly = np.log(xa), np.log(ya)
-    if np.ptp(lx) == 0:
-        raise ValueError("x must hold at least two distinct values")
-    n = xa.size
-    dof = n - 2
-    if stderr is None:
-        w = np.ones(n)
-    else:
-        sa = np.asarray(stderr, dtype=float).ravel()
-        if sa.shape != xa.shape or not (np.all(np.isfinite(sa)) and np.all(sa > 0)):
-            raise ValueError("stderr must hold finite values > 0, one per point")
-        w = (ya / sa) ** 2
-    A = np.stack([np.ones(n), lx], axis=1)
-    AtW = A.T * w
-    cov = np.linalg.inv(AtW @ A)
-    beta = cov @ (AtW @ ly)
-    resid = ly - A @ beta
-    chi2 = float(np.sum(w * resid ** 2)) / dof if dof > 0 else math.nan
-    if stderr is None:
-        var = cov[1, 1] * chi2
-    else:
-        var = cov[1, 1] * max(1.0, chi2 if math.isfinite(chi2) else 1.0)
-    se = math.sqrt(max(var, 0.0))
-    tq = float(stats.t.ppf(0.5 + level / 2, dof)) if dof > 0 else math.inf
-    slope = float(beta[1])
-    return SlopeFit(slope, float(beta[0]), se, slope - tq * se, slope + tq * se, level, dof, n,
-                    chi2, (float(xa.min()), float(xa.max())))
+#: Fit ``log y`` against ``log x``: :func:`rmt.stats.fit_power_law` (re-exported; the third
+#: argument is the standard errors of ``y``).
+fit_loglog_slope = fit_power_law
 
 
 # ---------------------------------------------------------------------------------------------

@@ -95,9 +95,11 @@ def _import_xarray():
     try:
         import xarray  # noqa: PLC0415 - optional dependency, imported lazily on purpose
     except ImportError as exc:
+        from rmt.backend import install_hint  # noqa: PLC0415
+
         raise ImportError(
             "rmt results files need xarray, which is not installed; "
-            "install the extra with `pip install 'rmt[sweep]'` (or `pip install xarray`)"
+            f"install the extra with {install_hint('sweep')}"
         ) from exc
     return xarray
 

@@ -47,8 +47,10 @@ __all__ = [
     "PowerLawFit",
     "fit_power_law",
     "KSDistance",
+    "dkw_bound",
     "default_zero_tol",
     "snap_zeros",
+    "real_sample",
     "ks_detail",
     "ks_distance",
     "ks_two_sample",
@@ -485,11 +487,37 @@ def fit_power_law(x: Any, y: Any, yerr: Any = None, level: float = 0.95) -> Powe
 # distances between a sample and a law, or two samples
 # ---------------------------------------------------------------------------------------------
 
+def dkw_bound(n: int, alpha: float) -> float:
+    """The Dvoretzky–Kiefer–Wolfowitz–Massart bound ``sqrt(ln(2/α) / (2n))``.
+
+    For ``n`` iid draws from a continuous law ``F``, ``P(sup|F_n − F| > ε) ≤ 2 exp(−2nε²)``
+    (Massart 1990, tight constant), so the KS distance exceeds this ``ε`` with probability at
+    most ``alpha``.
+
+    Parameters
+    ----------
+    n : int, >= 1
+    alpha : float in (0, 1)
+        The error probability (one minus the confidence level).
+
+    Examples
+    --------
+    >>> round(dkw_bound(200, 0.01), 4)
+    0.1151
+    """
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    alpha = check_probability("alpha", alpha)
+    return math.sqrt(math.log(2.0 / alpha) / (2.0 * int(n)))
+
+
 # 10-point Gauss–Legendre rule for the smooth pieces of the Wasserstein-1 integral.
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 
 
-def _sample(name: str, a: Any, min_len: int = 1) -> np.ndarray:
+def real_sample(name: str, a: Any, min_len: int = 1) -> np.ndarray:
+    """``a`` as a 1-D float64 NumPy array of finite reals with at least ``min_len`` values (NumPy
+    or CuPy input); a ValueError naming ``name`` otherwise."""
     arr = to_numpy(a)
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real, got a complex array")
@@ -535,7 +563,7 @@ def snap_zeros(sample: Any, zero_tol: float | None = None, *, name: str = "sampl
     (ndarray, float, int)
         The sorted, snapped sample, the tolerance used and how many nonzero values were set to 0.
     """
-    lam = np.sort(_sample(name, sample, min_len))
+    lam = np.sort(real_sample(name, sample, min_len))
     if zero_tol is None:
         zero_tol = default_zero_tol(lam)
     zero_tol = check_real("zero_tol", zero_tol, 0.0)
@@ -655,8 +683,8 @@ def ks_two_sample(a: Any, b: Any) -> float:
     >>> round(ks_two_sample([0.0, 1.0, 2.0], [0.5, 1.5, 2.5]), 12)
     0.333333333333
     """
-    x = np.sort(_sample("a", a))
-    y = np.sort(_sample("b", b))
+    x = np.sort(real_sample("a", a))
+    y = np.sort(real_sample("b", b))
     pts = np.concatenate([x, y])
     Fa = np.searchsorted(x, pts, side="right") / x.size
     Fb = np.searchsorted(y, pts, side="right") / y.size
@@ -766,8 +794,8 @@ def wasserstein1(sample: Any, other: Any, *, zero_tol: float | None = None) -> f
     if getattr(other, "cdf", None) is None:
         from scipy import stats  # noqa: PLC0415
 
-        return float(stats.wasserstein_distance(_sample("sample", sample),
-                                                _sample("other", other)))
+        return float(stats.wasserstein_distance(real_sample("sample", sample),
+                                                real_sample("other", other)))
     lam, _, _ = snap_zeros(sample, zero_tol)
     return _w1_to_law(lam, _cdf_of(other, "other"), _law_edges(other, lam))
 

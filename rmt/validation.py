@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +22,14 @@ __all__ = [
     "check_probability",
     "check_finite_array",
     "check_matrix",
+    "check_list",
+    "check_writable",
+    "arg_type",
     "int_arg",
     "real_arg",
+    "int_list_arg",
+    "real_list_arg",
+    "choice_list_arg",
 ]
 
 
@@ -106,37 +114,111 @@ def _range_text(minimum: int | None, maximum: int | None) -> str:
     return ""
 
 
-def int_arg(minimum: int | None = None, maximum: int | None = None):
-    """An argparse ``type=`` converter to an int in ``[minimum, maximum]``.
+def arg_type(check: Callable[..., Any], *args: Any, parse: Callable[[str], Any] | None = None,
+             **kwargs: Any) -> Callable[[str], Any]:
+    """An argparse ``type=`` converter from a check of this module: ``check("value", text,
+    *args, **kwargs)`` (after ``parse(text)`` if given).
 
-    The message comes from :func:`check_int`; argparse puts the flag name in front, so the
-    converter leaves it out (``argument --dim: must be an integer >= 1, got 0``).
+    argparse puts the flag name in front of the message, so the converter leaves the
+    parameter name out (``argument --dim: must be an integer >= 1, got 0``): every flag is
+    named once.
     """
     import argparse  # noqa: PLC0415
 
-    def convert(text: str) -> int:
+    def convert(text: str) -> Any:
         try:
-            value = float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            value = text
-        try:
-            return check_int("value", value, minimum, maximum)
+            value = text if parse is None else parse(text)
+            return check("value", value, *args, **kwargs)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc).removeprefix("value ")) from None
 
     return convert
+
+
+def _int_text(text: str) -> Any:
+    """``"1e5"`` and ``"100000"`` as numbers for :func:`check_int`; anything else unchanged."""
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return text
+
+
+def int_arg(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type=`` converter to an int in ``[minimum, maximum]`` (:func:`arg_type`)."""
+    return arg_type(check_int, minimum, maximum, parse=_int_text)
 
 
 def real_arg(minimum: float | None = None, maximum: float | None = None, *,
-             strict_min: bool = False, strict_max: bool = False):
-    """An argparse ``type=`` converter to a finite float within the bounds (see :func:`int_arg`)."""
-    import argparse  # noqa: PLC0415
+             strict_min: bool = False, strict_max: bool = False) -> Callable[[str], float]:
+    """An argparse ``type=`` converter to a finite float within the bounds (:func:`arg_type`)."""
+    return arg_type(check_real, minimum, maximum, strict_min=strict_min, strict_max=strict_max)
 
-    def convert(text: str) -> float:
-        try:
-            return check_real("value", text, minimum, maximum, strict_min=strict_min,
-                              strict_max=strict_max)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc).removeprefix("value ")) from None
 
-    return convert
+def check_list(name: str, text: Any, item: Callable[[str, Any], Any], what: str, *,
+               unique_sorted: bool = True) -> list[Any]:
+    """A comma-separated list (``"100,178,316"``) of items each passing ``item(name, value)``;
+    sorted and without repeats unless ``unique_sorted`` is False (then first occurrences, in
+    order). ``what`` describes one item for the message (``"integers >= 8"``)."""
+    parts = [v.strip() for v in str(text).split(",") if v.strip()]
+    try:
+        if not parts:
+            raise ValueError
+        values = [item(name, v) for v in parts]
+    except ValueError:
+        raise ValueError(f"{name} must be a comma-separated list of {what}, got {text!r}") from None
+    return sorted(set(values)) if unique_sorted else list(dict.fromkeys(values))
+
+
+def int_list_arg(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], list]:
+    """An argparse ``type=`` converter of ``"a,b,c"`` to a sorted list of distinct ints."""
+    what = "integers" + _range_text(minimum, maximum)
+    return arg_type(check_list, lambda n, v: check_int(n, _int_text(v), minimum, maximum), what)
+
+
+def real_list_arg(minimum: float | None = None, maximum: float | None = None, *,
+                  strict_min: bool = False) -> Callable[[str], list]:
+    """An argparse ``type=`` converter of ``"a,b,c"`` to a sorted list of distinct finite floats
+    in ``(minimum, maximum]`` (``strict_min``) or ``[minimum, maximum]``."""
+    rng = f"{'(' if strict_min else '['}{minimum:g}, {maximum:g}]"
+    return arg_type(check_list, lambda n, v: check_real(n, v, minimum, maximum,
+                                                        strict_min=strict_min),
+                    f"numbers in {rng}")
+
+
+def choice_list_arg(choices: Iterable[str]) -> Callable[[str], list]:
+    """An argparse ``type=`` converter of ``"a,b"`` to the named choices, in the order given."""
+    choices = tuple(choices)
+    return arg_type(check_list, lambda n, v: check_choice(n, v, choices),
+                    f"names from {choices}", unique_sorted=False)
+
+
+def check_writable(name: str, path: Any) -> Path:
+    """Check, before any work, that a file can later be written at ``path``.
+
+    Nothing is left behind: the missing folders of ``path`` are not created, only a temporary
+    file is made (and removed) in the nearest folder that exists, which is how a write would
+    fail there (permissions are not trusted: root passes ``os.access`` where it cannot write,
+    e.g. under ``/proc``).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the folder, if no file can be created there.
+    """
+    import tempfile  # noqa: PLC0415
+
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a directory, not a file")
+    folder = target.parent.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a directory")
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(f"{name} {str(path)!r} cannot be written ({reason} in {folder})") from None
+    return target

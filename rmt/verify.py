@@ -3,13 +3,16 @@
 :func:`verify` evaluates the chosen claims at a scale, and :func:`write_report` writes
 
 * ``results.json``: every number, with the parameters, versions, backend and device;
-* ``report.md``: the table (claim, quantity, prediction, estimate ± CI, verdict, seconds), each
-  claim's statement and reason, and its figure;
+* ``report.md``: the table (claim, quantity, prediction or bound, estimate ± CI, rivals
+  rejected, verdict, seconds), each claim's statement, reason and rivals, and its figure;
 * ``figures/<claim>.pdf`` and ``.png``: one figure per claim that has one.
 
-Files are written atomically (a temporary file renamed into place), so an interrupted run never
-leaves a half-written report. :func:`redraw_figures` draws the figures again from a stored
-``results.json`` without recomputing anything (``rmt figures``).
+Files are written atomically (:func:`rmt.results.write_bytes_atomic`), so an interrupted run
+never leaves a half-written report. :func:`planted_summary` judges every claim once per rival
+with the rival planted as the prediction (:func:`rmt.claims.planted_runs`, reusing the claim's
+estimate); ``write_report(..., planted=...)`` tables how many planted rivals were rejected.
+:func:`redraw_figures` draws the figures again from a stored ``results.json`` without
+recomputing anything (``rmt figures``).
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import backend as bk
-from .claims import SCALES, ClaimResult, Estimate, Verdict, registry, run_claim
+from .claims import (SCALES, ClaimResult, Estimate, ExactWithin, Verdict, planted_runs, registry,
+                     run_claim)
+from .results import git_revision, write_bytes_atomic
 from .validation import check_choice
 
-__all__ = ["verify", "write_report", "redraw_figures", "format_table", "environment"]
+__all__ = ["verify", "write_report", "redraw_figures", "format_table", "format_planted",
+           "summary_line", "planted_summary", "environment"]
 
 
 def environment(backend: str) -> dict[str, Any]:
@@ -42,22 +47,11 @@ def environment(backend: str) -> dict[str, Any]:
     env = {"rmt": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
            "scipy": scipy.__version__, "sympy": sympy.__version__,
            "matplotlib": matplotlib.__version__, "backend": backend,
-           "device": bk.device_name(bk.xp_for(backend)), "git_revision": _git_revision(),
+           "device": bk.device_name(bk.xp_for(backend)), "git_revision": git_revision(),
            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if backend == "cupy":
         env["cupy"] = bk.get_cupy().__version__
     return env
-
-
-def _git_revision() -> str | None:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).resolve().parent)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def verify(claim_ids: Sequence[str] | None = None, scale: str = "quick", seed: int = 0,
@@ -101,22 +95,47 @@ def verify(claim_ids: Sequence[str] | None = None, scale: str = "quick", seed: i
     return results
 
 
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.6g}"
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.6g}" if isinstance(x, (int, float)) else str(x)
 
 
-def format_table(rows: Iterable[Mapping[str, Any]], markdown: bool = False) -> str:
-    """The verdict table from result dicts (:meth:`ClaimResult.to_dict`)."""
-    head = ["claim", "quantity", "prediction", "estimate ± CI half-width", "verdict", "seconds"]
-    body = []
-    for r in rows:
-        lo, hi = r["ci"]
-        level = r["ci_level"]
-        half = f"{(hi - lo) / 2:.2g}" if lo is not None and hi is not None else "n/a"
-        est = (f"{_fmt(r['estimate'])} ± {half}"
-               + (f" ({100 * level:g}%)" if level is not None and r["stderr"] else " (exact)"))
-        body.append([r["id"], r["quantity"], _fmt(r["prediction"]), est, r["verdict"],
-                     f"{r['seconds']:.2f}"])
+def _prediction_cell(r: Mapping[str, Any]) -> str:
+    rule = r.get("rule") or {}
+    if rule.get("predicts") == "bound":
+        rel = "≤" if rule.get("name") in ("AtMost", "ExponentAtMost") else "≥"
+        return f"{rel} {_fmt(r['prediction'])} (bound)"
+    return _fmt(r["prediction"])
+
+
+def _estimate_cell(r: Mapping[str, Any]) -> str:
+    rule = r.get("rule") or {}
+    est, se, level = r["estimate"], r["stderr"], r["ci_level"]
+    if rule.get("name") == ExactWithin.__name__:
+        tol = rule.get("rtol", 0.0) * abs(r["prediction"] or 0.0) + rule.get("atol", 0.0)
+        return f"{_fmt(est)} ± 0 (exact; tolerance {tol:.2g})"
+    if se is None or est is None:
+        return f"{_fmt(est)} (no estimate)"
+    if se == 0:
+        return f"{_fmt(est)} (single draw; spread over seeds not measured)"
+    pct = f"{100 * level:g}%" if level is not None else "?"
+    if r.get("one_sided_bounds"):
+        b = r["one_sided_bounds"]
+        return f"{_fmt(est)} ± {(b['upper'] - b['lower']) / 2:.2g} ({pct}, one-sided)"
+    lo, hi = r["ci"]
+    half = f"{(hi - lo) / 2:.2g}" if lo is not None and hi is not None else "n/a"
+    return f"{_fmt(est)} ± {half} ({pct})"
+
+
+def _rivals_cell(r: Mapping[str, Any]) -> str:
+    rivals = r.get("rivals") or []
+    if not rivals:
+        return "exact" if (r.get("rule") or {}).get("name") == ExactWithin.__name__ else "none"
+    return f"{sum(x['rejected'] for x in rivals)}/{len(rivals)}"
+
+
+def _table(head: list[str], body: list[list[str]], markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         # A '|' inside a cell (e.g. max|H|) would end the cell: escape it.
@@ -129,17 +148,55 @@ def format_table(rows: Iterable[Mapping[str, Any]], markdown: bool = False) -> s
                      + [fmt.format(*row) for row in body])
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def format_table(rows: Iterable[Mapping[str, Any]], markdown: bool = False) -> str:
+    """The verdict table from result dicts (:meth:`ClaimResult.to_dict`): prediction (a bound is
+    marked as such), estimate ± CI half-width (exact identities with their tolerance, one-sided
+    rules with their one-sided half-width), rivals rejected of declared, verdict."""
+    head = ["claim", "quantity", "prediction", "estimate ± CI half-width", "rivals rejected",
+            "verdict", "seconds"]
+    body = [[r["id"], r["quantity"], _prediction_cell(r), _estimate_cell(r), _rivals_cell(r),
+             r["verdict"], f"{r['seconds']:.2f}"] for r in rows]
+    return _table(head, body, markdown)
+
+
+def summary_line(rows: Sequence[Mapping[str, Any]]) -> str:
+    """``"N claims: H hold against M rivals rejected, K inconclusive, F fail"`` and how many
+    claims declare no rival (exact identities aside)."""
+    n = len(rows)
+    count = {v: sum(r["verdict"] == v for r in rows) for v in ("holds", "fails", "inconclusive")}
+    rejected = sum(x["rejected"] for r in rows for x in (r.get("rivals") or []))
+    declared = sum(len(r.get("rivals") or []) for r in rows)
+    bare = sum(1 for r in rows if not r.get("rivals")
+               and (r.get("rule") or {}).get("name") != ExactWithin.__name__)
+    return (f"{n} claims: {count['holds']} hold against {rejected} rivals rejected (of "
+            f"{declared} declared), {count['inconclusive']} inconclusive, {count['fails']} fail; "
+            f"{bare} claims declare no rival yet")
+
+
+def planted_summary(results: Sequence[ClaimResult]) -> list[dict[str, Any]]:
+    """Per claim with rivals: each rival planted as the prediction (reusing the claim's
+    estimate) and its verdict; a rival is rejected when its planted verdict is ``fails``, and a
+    planted rival must never hold."""
+    out = []
+    for res in results:
+        if not res.claim.rivals or not math.isfinite(float(res.estimate.value)):
+            continue
+        runs = planted_runs(res)
+        out.append({"id": res.claim.id, "rivals": [
+            {"name": p.planted, "prediction": p.to_dict()["prediction"],
+             "verdict": p.verdict.status, "reason": p.verdict.reason} for p in runs],
+            "rejected": sum(p.verdict.status == "fails" for p in runs),
+            "held": [p.planted for p in runs if p.verdict.status == "holds"]})
+    return out
+
+
+def format_planted(rows: Sequence[Mapping[str, Any]], markdown: bool = False) -> str:
+    """The planted-run table: per claim, rivals rejected of planted and the planted verdicts."""
+    head = ["claim", "planted rivals rejected", "planted verdicts"]
+    body = [[r["id"], f"{r['rejected']}/{len(r['rivals'])}",
+             "; ".join(f"{x['name']} ({_fmt(x['prediction'])}): {x['verdict']}"
+                       for x in r["rivals"])] for r in rows]
+    return _table(head, body, markdown)
 
 
 def _draw(result: Mapping[str, Any], figure: Callable, fig_dir: Path) -> list[str]:
@@ -155,8 +212,12 @@ def _draw(result: Mapping[str, Any], figure: Callable, fig_dir: Path) -> list[st
 
 
 def write_report(results: Sequence[ClaimResult], out_dir: str | os.PathLike, *,
-                 backend: str = "numpy", seed: int = 0, command: str = "") -> dict[str, Path]:
-    """Write ``results.json``, ``report.md`` and the figures into ``out_dir``; return paths."""
+                 backend: str = "numpy", seed: int = 0, command: str = "",
+                 planted: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Path]:
+    """Write ``results.json``, ``report.md`` and the figures into ``out_dir``; return paths.
+
+    ``planted``: the rows of :func:`planted_summary`, stored under ``"planted"`` and tabled in
+    the report (omitted when None)."""
     out = Path(out_dir)
     rows = [r.to_dict() for r in results]
     fig_dir = out / "figures"
@@ -168,35 +229,58 @@ def write_report(results: Sequence[ClaimResult], out_dir: str | os.PathLike, *,
             except Exception as exc:  # e.g. a failed estimate has no figure data: keep going
                 row["figure_error"] = f"{type(exc).__name__}: {exc}"
     doc = {"rmt_results": "verify", "command": command, "seed": seed,
-           "environment": environment(backend), "claims": rows}
+           "environment": environment(backend), "summary": summary_line(rows), "claims": rows}
+    if planted is not None:
+        doc["planted"] = list(planted)
     json_path = out / "results.json"
-    _atomic_write(json_path, json.dumps(doc, indent=2, default=str).encode())
+    write_bytes_atomic(json_path, json.dumps(doc, indent=2, default=str).encode())
     md = _markdown(doc, figs, out)
     md_path = out / "report.md"
-    _atomic_write(md_path, md.encode())
+    write_bytes_atomic(md_path, md.encode())
     return {"results": json_path, "report": md_path, "figures": fig_dir}
 
 
 def _markdown(doc: Mapping[str, Any], figs: Mapping[str, list[str]], out: Path) -> str:
     env = doc["environment"]
     rows = doc["claims"]
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("holds", "fails", "inconclusive")}
     lines = [
         "# rmt verification report", "",
-        f"{len(rows)} claims: {counts['holds']} hold, {counts['fails']} fail, "
-        f"{counts['inconclusive']} inconclusive. Scale `{rows[0]['scale'] if rows else '-'}`, "
+        f"{summary_line(rows)}. Scale `{rows[0]['scale'] if rows else '-'}`, "
         f"seed {doc['seed']}, backend `{env['backend']}` on {env['device']}; rmt {env['rmt']} "
         f"(git {env['git_revision'] or 'unknown'}), NumPy {env['numpy']}, SciPy {env['scipy']}, "
         f"SymPy {env['sympy']}; {env['time_utc']}.", "",
-        "Each estimate is given ± the half-width of its confidence interval at the level shown; "
-        "`exact` marks a deterministic computation compared at floating-point tolerance.", "",
-        format_table(rows, markdown=True), "", "## Claims", ""]
+        "A claim holds only when its prediction is consistent with the estimate and every rival "
+        "(a nearest wrong answer) is rejected at the claim's level. Each estimate is given ± the "
+        "half-width of its confidence interval at the level shown (one-sided rules: the "
+        "one-sided half-width); a prediction marked `(bound)` is a bound, not a value; `exact` "
+        "marks a deterministic computation compared at the floating-point tolerance shown; a "
+        "`single draw` has no spread over seeds.", "",
+        format_table(rows, markdown=True), ""]
+    if doc.get("planted") is not None:
+        pl = doc["planted"]
+        lines += ["## Planted runs", "",
+                  f"Each rival planted as the prediction (same estimate): "
+                  f"{sum(r['rejected'] for r in pl)} of {sum(len(r['rivals']) for r in pl)} "
+                  f"planted rivals rejected; planted rivals that hold: "
+                  f"{sum(len(r['held']) for r in pl)} (must be 0).", "",
+                  format_planted(pl, markdown=True), ""]
+    lines += ["## Claims", ""]
     for r in rows:
         lines += [f"### `{r['id']}` — {r['verdict']}", "", r["statement"], "",
                   f"Formula: {r['latex']}", "",
                   f"Quantity: {r['quantity']}. Derivation: `{r['proof'] or '-'}`. "
+                  f"Rule: {r['rule']['name']} ({r['rule']['predicts']}). "
                   f"Parameters: `{json.dumps(r['parameters'], default=str)}`.", "",
                   f"Verdict: {r['reason']}.", ""]
+        if r["rivals"]:
+            lines += ["Rivals:", ""]
+            lines += [f"- {x['name']}: {_fmt(x['value'])} — "
+                      f"{'rejected' if x['rejected'] else 'NOT rejected'} ({x['detail']})"
+                      + (f"; about {x['trials_to_separate']} trials would separate it"
+                         if x["trials_to_separate"] else "")
+                      + (f". Derivation `{x['proof']}`" if x["proof"] else "")
+                      + (f". {x['note']}" if x["note"] else "") + "." for x in r["rivals"]]
+            lines += [""]
         if r.get("figure_error"):
             lines += [f"Figure not drawn: {r['figure_error']}.", ""]
         for p in figs.get(r["id"], []):

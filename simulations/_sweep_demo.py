@@ -19,7 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rmt.cli import ArgumentParser, run_command
 from rmt.sweep import Grid, add_sweep_arguments, run_from_args
+from rmt.validation import int_arg, real_arg
 
 PARAMETERS = {"a": [1, 2, 3], "b": [0.5, 1.5]}
 
@@ -58,21 +60,24 @@ def grid(n_seeds: int = 2, seed: int = 0, sleep: float = 0.0, log: str | None = 
     return Grid(PARAMETERS, n_seeds=n_seeds, seed=seed, fixed={"sleep": sleep, "log": log})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulations._sweep_demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    parser.add_argument("--n-seeds", type=int, default=2, help="seeds per cell (default 2)")
-    parser.add_argument("--sleep", type=float, default=0.0, help="seconds each cell sleeps")
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m simulations._sweep_demo", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int_arg(0), default=0, help="base seed (default 0)")
+    parser.add_argument("--n-seeds", type=int_arg(1), default=2, help="seeds per cell (default 2)")
+    parser.add_argument("--sleep", type=real_arg(0.0), default=0.0,
+                        help="seconds each cell sleeps")
     parser.add_argument("--log", default=None, help="file each finished cell appends its index to")
     add_sweep_arguments(parser, default_out="results/_sweep_demo.nc")
-    args = parser.parse_args(argv)
-    try:
-        g = grid(args.n_seeds, args.seed, args.sleep, args.log)
-        run_from_args(cell, g, args)
-    except ValueError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    return 0
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def run(args: argparse.Namespace) -> int:
+        run_from_args(cell, grid(args.n_seeds, args.seed, args.sleep, args.log), args)
+        return 0
+
+    return run_command(build_parser(), argv, run)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ of the blocks shown, computed from the same matrix. Writes ``OUT.pdf`` and ``OUT
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections.abc import Sequence
@@ -31,21 +30,18 @@ from typing import Any
 import numpy as np
 
 from rmt import backend as bk
-from rmt.validation import int_arg
+from rmt.cli import ArgumentParser, run_command
+from rmt.validation import check_writable, int_arg, real_arg
 
 PROG = "python -m simulations.heatmap"
 #: Colours span this many decades below the largest entry.
 DECADES = 5
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Heat maps of |H| (linear model, and the W-W part of a "
-                "one-hidden-layer net) at C = 2, 10, 100: block structure emerging with C.")
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description="Heat maps of |H| (linear model, and the W-W part "
+                       "of a one-hidden-layer net) at C = 2, 10, 100: block structure emerging "
+                       "with C.")
     p.add_argument("--C", type=int_arg(2), nargs="+", default=[2, 10, 100],
                    help="class counts, one panel each (default 2 10 100)")
     p.add_argument("--dim", type=int_arg(1), default=8, help="d (default 8)")
@@ -55,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="d of the hidden net (default 16)")
     p.add_argument("--n-samples", type=int_arg(1), default=64,
                    help="N (default 64)")
-    p.add_argument("--sigma", type=float, default=1.0, help="initialisation scale σ (default 1)")
+    p.add_argument("--sigma", type=real_arg(0.0), default=1.0,
+                   help="initialisation scale σ (default 1)")
     p.add_argument("--seed", type=int_arg(0), default=0)
     p.add_argument("--out", type=Path, default=Path("results/heatmap"),
                    help="output path without extension (default results/heatmap)")
@@ -69,7 +66,7 @@ def _rms_ratio(H: np.ndarray, n_blocks: int) -> float:
     return float(math.sqrt(off / np.diag(sq).mean()))
 
 
-def matrices(args: argparse.Namespace) -> list[dict[str, Any]]:
+def matrices(args: Any) -> list[dict[str, Any]]:
     """The matrices to draw: one dict per panel (``H``, ``n_blocks``, ``title``, ``row``)."""
     from rmt.hessian import hessian  # noqa: PLC0415
     from rmt.models import LinearClassifier, OneHiddenLayer  # noqa: PLC0415
@@ -77,7 +74,7 @@ def matrices(args: argparse.Namespace) -> list[dict[str, Any]]:
     out = []
     seeds = bk.spawn_seeds(args.seed, 2 * len(args.C))
     for k, C in enumerate(args.C):
-        sx, sv = seeds[k].spawn(2)
+        sx, sv = bk.spawn_seeds(seeds[k], 2)
         X = bk.standard_normal((args.n_samples, args.dim), sx)
         model = LinearClassifier.init(C, args.dim, args.sigma, seed=sv)
         H = np.asarray(hessian(model, X))
@@ -86,7 +83,7 @@ def matrices(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.hidden:
         m, d = args.hidden, args.hidden_dim
         for k, C in enumerate(args.C):
-            sx, sm, sy = seeds[len(args.C) + k].spawn(3)
+            sx, sm, sy = bk.spawn_seeds(seeds[len(args.C) + k], 3)
             X = bk.standard_normal((args.n_samples, d), sx)
             y = np.random.default_rng(sy).integers(0, C, args.n_samples)
             model = OneHiddenLayer.init(C, d, m, args.sigma, "relu", seed=sm)
@@ -98,7 +95,7 @@ def matrices(args: argparse.Namespace) -> list[dict[str, Any]]:
     return out
 
 
-def make_figure(panels: list[dict[str, Any]], n_cols: int, stem: Path, args: argparse.Namespace
+def make_figure(panels: list[dict[str, Any]], n_cols: int, stem: Path, args: Any
                 ) -> tuple[Path, ...]:
     from rmt import figures  # noqa: PLC0415
 
@@ -128,16 +125,14 @@ def make_figure(panels: list[dict[str, Any]], n_cols: int, stem: Path, args: arg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if not (math.isfinite(args.sigma) and args.sigma >= 0):
-            raise ValueError(f"--sigma must be a finite real number >= 0, got {args.sigma}")
-        panels = matrices(args)
-        written = make_figure(panels, len(args.C), args.out, args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_command(build_parser(), argv, _main)
+
+
+def _main(args: Any) -> int:
+    for suffix in (".pdf", ".png"):
+        check_writable("--out", args.out.with_suffix(suffix))
+    panels = matrices(args)
+    written = make_figure(panels, len(args.C), args.out, args)
     for p in panels:
         print(p["title"].replace("$", "").replace("\\", "").replace("{", "").replace("}", ""))
     print("wrote " + ", ".join(str(w) for w in written))

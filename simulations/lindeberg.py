@@ -4,10 +4,10 @@
     python -m simulations.lindeberg --out results/lindeberg                  # CPU defaults
     python -m simulations.lindeberg --backend cupy --out results/lindeberg_gpu   # d up to 8192
 
-For the linear CE model at initialisation (``V_ij ~ N(0, σ²/d)``, ``x ~ N(0, I_d)``, ``γ = d/N``
-fixed) and the block weight ``C·p_i(1 − p_i)`` (``--weights diag``, the weight of ``C·H_ii``) or
-``C²·p_i p_j`` (``--weights offdiag``, of ``−C²·H_ij``), it measures, with
-:mod:`rmt.lindeberg`:
+For the linear CE model at initialisation and the block weight ``C·p_i(1 − p_i)``
+(``--weights diag``, the weight of ``C·H_ii``) or ``C²·p_i p_j`` (``--weights offdiag``, of
+``−C²·H_ij``) it measures (:mod:`rmt.experiments.lindeberg`, on the paths of
+:mod:`rmt.lindeberg`):
 
 1. **The rate.** For each ``d`` on a log grid and each regime of ``C`` (fixed ``C``; ``C = d/4``;
    ``C = d``): ``sup_{t, z} |E s_t(z) − E s_0(z)|`` on the smooth path
@@ -23,87 +23,52 @@ fixed) and the block weight ``C·p_i(1 − p_i)`` (``--weights diag``, the weigh
 2. **The path** at one ``d``: ``Δ(τ, z*)``, the moment gaps, the ESD at both ends, on the smooth
    path and on the replacement path ``B^{(k)}`` (``τ = 1 − k/N``) with its per-swap increments.
 
-Writes ``OUT.json`` (atomically) and the figures ``OUT_rate.{pdf,png}`` and
+Checks that ``OUT.json`` can be written before any work, then writes it (atomically) and the
+figures ``OUT_rate.{pdf,png}`` and
 ``OUT_path.{pdf,png}``. On a loaded CPU set ``OPENBLAS_NUM_THREADS=1``: multithreaded
 OpenBLAS ``eigvalsh`` can be tens of times slower when the cores are shared.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from rmt import backend as bk
-from rmt.lindeberg import GapRate, LindebergPath, gap_rate, simulate_path, trials_inverse_d
-from rmt.validation import int_arg, real_arg
+from rmt.cli import ArgumentParser, run_command
+from rmt.experiments.lindeberg import (
+    CPU_DIMS,
+    GPU_DIMS,
+    REGIME_LABELS,
+    REGIMES,
+    WEIGHTS,
+    markdown_table,
+    simulate,
+    to_json,
+)
+from rmt.validation import (
+    check_writable,
+    choice_list_arg,
+    int_arg,
+    int_list_arg,
+    real_arg,
+    real_list_arg,
+)
 
-CPU_DIMS = (100, 178, 316, 562, 1000)
-GPU_DIMS = (256, 512, 1024, 2048, 4096, 8192)
-REGIMES = {"fixed": None, "d/4": lambda d: max(2, d // 4), "d": lambda d: d}
-WEIGHTS = {"diag": ("diag", 0, "C", r"$C\,p_i(1-p_i)$"),
-           "offdiag": ("offdiag", (0, 1), "-C2", r"$C^2 p_i p_j$")}
-
-
-class _Parser(argparse.ArgumentParser):
-    """Argument errors: one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _int_list(name: str, minimum: int):
-    def conv(text: str) -> list[int]:
-        try:
-            vals = [int(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a comma-separated list of integers "
-                                             f">= {minimum}, got {text!r}") from None
-        if not vals or min(vals) < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be a comma-separated list of integers "
-                                             f">= {minimum}, got {text!r}")
-        return sorted(set(vals))
-    return conv
+PROG = "python -m simulations.lindeberg"
 
 
-def _float_list(name: str, lo: float, hi: float, *, strict_lo: bool = False):
-    def conv(text: str) -> list[float]:
-        try:
-            vals = [float(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            vals = []
-        ok = vals and all(np.isfinite(v) and (v > lo if strict_lo else v >= lo) and v <= hi
-                          for v in vals)
-        if not ok:
-            rng = f"{'(' if strict_lo else '['}{lo:g}, {hi:g}]"
-            raise argparse.ArgumentTypeError(f"{name} must be a comma-separated list of numbers "
-                                             f"in {rng}, got {text!r}")
-        return sorted(set(vals))
-    return conv
-
-
-def _regimes(text: str) -> list[str]:
-    vals = [v.strip() for v in text.split(",") if v.strip()]
-    bad = [v for v in vals if v not in REGIMES]
-    if not vals or bad:
-        raise argparse.ArgumentTypeError(f"--regimes must be a comma-separated subset of "
-                                         f"{tuple(REGIMES)}, got {text!r}")
-    return list(dict.fromkeys(vals))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m simulations.lindeberg",
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG,
                 description="Rate at which the Stieltjes transforms of the dependent- and "
                             "independent-weight covariances agree along the Lindeberg path.")
-    p.add_argument("--dims", type=_int_list("--dims", 8), default=None,
+    p.add_argument("--dims", type=int_list_arg(8), default=None,
                    help=f"dimensions d (default {','.join(map(str, CPU_DIMS))} on numpy, "
                         f"{','.join(map(str, GPU_DIMS))} on cupy)")
-    p.add_argument("--regimes", type=_regimes, default=list(REGIMES),
+    p.add_argument("--regimes", type=choice_list_arg(REGIMES), default=list(REGIMES),
                    help="regimes of C: fixed (C = --n-classes), d/4, d (default: all three)")
     p.add_argument("--regime-max-dim", type=int_arg(8), default=None,
                    help="largest d for the C ∝ d regimes (default 562 on numpy, 4096 on cupy)")
@@ -123,11 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "the gap there is nearer the noise)")
     p.add_argument("--equal-trials", action="store_true",
                    help="the same number of trials at every d instead of T ∝ 1/d")
-    p.add_argument("--t-grid", type=_float_list("--t-grid", 0, 1), default=[0.0, 0.5, 1.0],
+    p.add_argument("--t-grid", type=real_list_arg(0, 1), default=[0.0, 0.5, 1.0],
                    help="t grid of the sup (must contain 0; default 0,0.5,1)")
-    p.add_argument("--z-real", type=_float_list("--z-real", -1e6, 1e6),
+    p.add_argument("--z-real", type=real_list_arg(-1e6, 1e6),
                    default=[0.25, 0.5, 1.0, 2.0, 3.0], help="Re z grid (default 0.25,0.5,1,2,3)")
-    p.add_argument("--z-imag", type=_float_list("--z-imag", 0, 1e6, strict_lo=True),
+    p.add_argument("--z-imag", type=real_list_arg(0, 1e6, strict_min=True),
                    default=[0.5, 1.0], help="Im z grid, > 0 (default 0.5,1)")
     p.add_argument("--path-dim", type=int_arg(8), default=None,
                    help="d of the path figure (default 300 on numpy, 2048 on cupy)")
@@ -148,165 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figure", action="store_true", help="write the results file only")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
     return p
-
-
-def _fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
-    gpu = args.backend == "cupy"
-    if args.dims is None:
-        args.dims = list(GPU_DIMS if gpu else CPU_DIMS)
-    if args.regime_max_dim is None:
-        args.regime_max_dim = 4096 if gpu else 562
-    if args.path_dim is None:
-        args.path_dim = 2048 if gpu else 300
-    if 0.0 not in args.t_grid:
-        raise ValueError(f"--t-grid must contain 0 (the reference B_0), got {args.t_grid}")
-    if len(args.dims) < 2:
-        raise ValueError(f"--dims must hold at least two values, got {args.dims}")
-    return args
-
-
-def _z_grid(args: argparse.Namespace) -> np.ndarray:
-    return np.array([complex(x, y) for y in args.z_imag for x in args.z_real])
-
-
-def _rate_dict(res: GapRate) -> dict[str, Any]:
-    out = res.to_dict()
-    out["gap_at_t1"] = []
-    for p in res.paths:
-        g = p.gap()
-        i1 = int(np.argmax(p.tau))
-        out["gap_at_t1"].append({"mean": {"real": np.real(g.mean[i1]).tolist(),
-                                          "imag": np.imag(g.mean[i1]).tolist()},
-                                 "stderr": {"real": np.real(g.stderr[i1]).tolist(),
-                                            "imag": np.imag(g.stderr[i1]).tolist()}})
-    return out
-
-
-def run_rates(args: argparse.Namespace) -> dict[str, Any]:
-    weights, block, scale, _ = WEIGHTS[args.weights]
-    z = _z_grid(args)
-    seeds = bk.spawn_seeds(args.seed, len(REGIMES) + 1)
-    out = {}
-    for name in args.regimes:
-        dims = args.dims if name == "fixed" else [d for d in args.dims if d <= args.regime_max_dim]
-        if len(dims) < 2:
-            out[name] = {"skipped": f"fewer than two dims <= --regime-max-dim {args.regime_max_dim}"}
-            continue
-        n_classes = args.n_classes if name == "fixed" else REGIMES[name]
-        T = args.trials if name == "fixed" else args.trials_cd
-        trials = [T] * len(dims) if args.equal_trials else trials_inverse_d(dims, T)
-        res = gap_rate(dims, args.gamma, trials, seeds[list(REGIMES).index(name)],
-                       n_classes=n_classes, grid=args.t_grid, z=z, level=args.level,
-                       n_boot=args.boot, sigma=args.sigma, weights=weights, block=block,
-                       scale=scale, backend=args.backend, dtype=args.dtype,
-                       progress=None if not args.quiet else False)
-        out[name] = _rate_dict(res)
-        if not args.quiet:
-            print(rate_line(name, out[name]), flush=True)
-    return out
-
-
-def run_paths(args: argparse.Namespace) -> dict[str, Any]:
-    weights, block, scale, _ = WEIGHTS[args.weights]
-    d = args.path_dim
-    N = max(1, int(round(d / args.gamma)))
-    z = _z_grid(args)
-    seed = bk.spawn_seeds(args.seed, len(REGIMES) + 1)[-1]
-    out = {}
-    common = dict(z=z, n_classes=args.n_classes, sigma=args.sigma, weights=weights, block=block,
-                  scale=scale, backend=args.backend, dtype=args.dtype, n_moments=4,
-                  progress=None if not args.quiet else False)
-    smooth = simulate_path(d, N, args.path_trials, seed, path="smooth", n_points=args.path_points,
-                           **common)
-    repl = simulate_path(d, N, args.path_trials, seed, path="replacement",
-                         n_points=args.path_points, increments=True, edges=smooth.edges, **common)
-    for name, res in (("smooth", smooth), ("replacement", repl)):
-        sg, tau_s, z_s = res.sup_gap(args.level, n_boot=args.boot, seed=args.seed)
-        out[name] = {**path_summary(res, args.level), "sup": sg.to_dict(), "tau_star": tau_s,
-                     "z_star": {"real": z_s.real, "imag": z_s.imag}}
-    return out
-
-
-def path_summary(res: LindebergPath, level: float) -> dict[str, Any]:
-    """The path's estimates needed for the figure and the table (JSON-ready)."""
-    keep = ["gap", "gap.direct", "gap.control", "moment_gap", "m1_gap.projected", "moments",
-            "esd", "esd_outside",
-            "weight_mean", "weight_var"] + (["gap.coupled"] if "gap.coupled" in res.mc else []) \
-        + (["increment"] if "increment" in res.mc else [])
-    est = {k: res.mc[k].to_dict(level) for k in keep}
-    return {"grid": res.grid.tolist(), "tau": res.tau.tolist(), "estimator": res.estimator,
-            "z": {"real": res.z.real.tolist(), "imag": res.z.imag.tolist()},
-            "edges": res.edges.tolist(), "n_trials": res.mc.n_trials,
-            "elapsed_s": res.mc.elapsed_s, "params": res.params, "estimates": est}
-
-
-def simulate(args: argparse.Namespace) -> dict[str, Any]:
-    """Run everything and return the results dict (also what is written to OUT.json)."""
-    args = _fill_defaults(args)
-    t0 = time.perf_counter()
-    rates = run_rates(args)
-    t_rates = time.perf_counter() - t0
-    paths = {} if args.no_path else run_paths(args)
-    params = {k: v for k, v in vars(args).items() if k not in ("quiet", "no_figure")}
-    try:
-        from rmt.results import provenance  # noqa: PLC0415
-        prov = provenance(seed=args.seed, backend=args.backend, parameters=params)
-    except ImportError:  # pragma: no cover
-        prov = {"parameters": params, "device": bk.device_name(bk.xp_for(args.backend))}
-    return {"provenance": prov, "parameters": params, "rates": rates, "paths": paths,
-            "timing_s": {"rates": t_rates, "total": time.perf_counter() - t0}}
-
-
-# --------------------------------------------------------------------------------------------
-# Reporting
-# --------------------------------------------------------------------------------------------
-
-_REGIME_LABEL = {"fixed": "C fixed", "d/4": "C = d/4", "d": "C = d"}
-
-
-def _fmt_fit(fit: dict | None) -> str:
-    if fit is None:
-        return "no fit (fewer than two sizes above the noise floor)"
-    return f"{fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]"
-
-
-def rate_line(name: str, r: dict[str, Any]) -> str:
-    if "skipped" in r:
-        return f"{name}: skipped ({r['skipped']})"
-    return (f"{_REGIME_LABEL[name]:8s} d={r['dims']} exponent {_fmt_fit(r['fit'])} "
-            f"(bias-corrected {_fmt_fit(r['fit_corrected'])}), {r['seconds']:.0f} s")
-
-
-def markdown_table(results: dict[str, Any]) -> str:
-    """The README table: per regime and d, the sup with CI, the floor, where it is attained,
-    and the fitted exponent."""
-    p = results["parameters"]
-    lines = [f"Smooth Lindeberg path, weights {p['weights']}, γ = {p['gamma']}, σ = {p['sigma']}, "
-             f"trials per d in the table, t ∈ {p['t_grid']}, sup over t ≠ 0 and "
-             f"z ∈ {{{', '.join(f'{x:g}' for x in p['z_real'])}}} + i{{{', '.join(f'{y:g}' for y in p['z_imag'])}}}; "
-             f"{int(100 * p['level'])}% bootstrap CIs.", "",
-             "| regime | d | C | trials | sup_t,z \\|E s_t − E s_0\\| | CI | d·sup | "
-             "noise floor (95% q.) | attained at (t, z) | in fit |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, r in results["rates"].items():
-        if "skipped" in r:
-            continue
-        for i, d in enumerate(r["dims"]):
-            s = r["sup"][i]
-            z = complex(r["z_star"]["real"][i], r["z_star"]["imag"][i])
-            lines.append(f"| {_REGIME_LABEL[name]} | {d} | {r['n_classes'][i]} | "
-                         f"{r['n_trials'][i]} | {s['value']:.3g} | "
-                         f"[{s['ci'][0]:.3g}, {s['ci'][1]:.3g}] | {d * s['value']:.3g} | "
-                         f"{s['noise_quantile']:.2g} | ({r['tau_star'][i]:g}, "
-                         f"{z.real:g}+{z.imag:g}i) | {'yes' if r['used'][i] else 'no'} |")
-    lines += ["", "| regime | fitted exponent [CI] | bias-corrected sup | estimator |",
-              "|---|---|---|---|"]
-    for name, r in results["rates"].items():
-        if "skipped" in r:
-            continue
-        lines.append(f"| {_REGIME_LABEL[name]} | {_fmt_fit(r['fit'])} | "
-                     f"{_fmt_fit(r['fit_corrected'])} | {r['estimator']} |")
-    return "\n".join(lines)
 
 
 def _cplx(d: dict) -> np.ndarray:
@@ -344,7 +150,7 @@ def make_figures(results: dict[str, Any], stem: str) -> list[str]:
                 if unused.any():
                     ax.plot(d[unused], y[unused], "o", mfc="white", color=F.OKABE_ITO["blue"],
                             ms=3.5, zorder=4, label="under the floor (not fitted)")
-                ax.set_title(f"{_REGIME_LABEL[name]}" + (f" = {p['n_classes']}" if name == "fixed"
+                ax.set_title(f"{REGIME_LABELS[name]}" + (f" = {p['n_classes']}" if name == "fixed"
                                                          else ""))
                 ax.set_ylabel(r"$\sup_{t,z}\,|E\,s_t(z) - E\,s_0(z)|$")
                 ax.set_xlabel(r"input dimension $d$ ($\gamma$ fixed)")
@@ -457,33 +263,17 @@ def _path_figure(results: dict[str, Any], stem: str, F: Any) -> tuple:
     return F.save(fig, stem + "_path", ("pdf", "png"))
 
 
-def _write_json(path: str, results: dict[str, Any]) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(build_parser(), argv, _main)
+
+
+def _main(args: Any) -> int:
     from rmt.results import write_bytes_atomic  # noqa: PLC0415
 
-    write_bytes_atomic(path, json.dumps(results, indent=1, allow_nan=False,
-                                        default=_json_default).encode())
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, complex):
-        return {"real": o.real, "imag": o.imag}
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        results = simulate(args)
-    except (ValueError, bk.BackendUnavailableError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    _write_json(args.out + ".json", results)
-    written = [args.out + ".json"]
+    path = check_writable("--out", args.out + ".json")  # before minutes of work
+    results = simulate(args, None if args.quiet else lambda line: print(line, flush=True))
+    write_bytes_atomic(path, to_json(results))
+    written = [str(path)]
     if not args.no_figure:
         written += make_figures(results, args.out)
     if not args.quiet:

@@ -19,6 +19,8 @@ import pytest
 pytest.importorskip("xarray")
 
 from rmt import results  # noqa: E402
+from rmt.experiments import block_ratio as exp  # noqa: E402
+from rmt.sweep import budget  # noqa: E402
 from simulations import block_ratio as sim  # noqa: E402
 from simulations import heatmap  # noqa: E402
 
@@ -33,21 +35,20 @@ def test_help_exits_zero(capsys):
     assert "block ratio" in capsys.readouterr().out.lower()
 
 
-@pytest.mark.parametrize("argv,word", [(["--sigma", "-1"], "--sigma"),
+@pytest.mark.parametrize("argv,word", [(["--sigma", "-1"], "--sigma"), (["--sigma", "5"], "--sigma"),
                                        (["--seeds", "1"], "--seeds"), (["--C", "1"], "--C"),
                                        (["--model", "deep"], "--model")])
 def test_bad_arguments_one_line_exit_2(argv, word, capsys, tmp_path):
-    with pytest.raises(SystemExit) as e:
-        sim.main(argv + ["--out", str(tmp_path / "x.nc")])
-    assert e.value.code == 2
+    assert sim.main(argv + ["--out", str(tmp_path / "x.nc")]) == 2
     err = capsys.readouterr().err.strip()
     assert word in err and "\n" not in err
+    assert not list(tmp_path.iterdir())
 
 
-def test_sigma_above_range_is_an_error(capsys, tmp_path):
+def test_sigma_above_range_names_the_range(capsys, tmp_path):
     assert sim.main(["--sigma", "5", "--out", str(tmp_path / "x.nc")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--sigma must be <= 3" in err and "\n" not in err
+    assert "argument --sigma: must be a finite real number > 0.0, <= 3.0, got 5.0" in err
 
 
 def test_linear_sweep_writes_results_and_figures(tmp_path, capsys):
@@ -58,7 +59,7 @@ def test_linear_sweep_writes_results_and_figures(tmp_path, capsys):
     for suffix in (".nc", ".pdf", ".png"):
         assert out.with_suffix(suffix).exists()
     ds = results.open(out)
-    assert ds.attrs["layout"] == sim.LAYOUT["linear"]
+    assert ds.attrs["layout"] == exp.LAYOUT["linear"]
     assert list(ds["C"].values) == [3, 6, 12]
     m = ds["c_rms_per_block_mean"].values[:, 0, 0]
     p = ds["prediction_c_per_block"].values[:, 0, 0]
@@ -79,7 +80,7 @@ def test_hidden_sweep(tmp_path):
             "--seeds", "2", "--pairs", "4", "--fit-min-c", "3", "--out", str(out), "--quiet"]
     assert sim.main(argv) == 0
     ds = results.open(out)
-    assert ds.attrs["layout"] == sim.LAYOUT["hidden"]
+    assert ds.attrs["layout"] == exp.LAYOUT["hidden"]
     assert set(ds["loss"].values) == {"ce", "mse"}
     # MSE V-blocks are exactly block-diagonal (A = I): every ratio exactly 0
     assert np.all(ds["v_aggregate"].sel(loss="mse").values == 0.0)
@@ -95,18 +96,94 @@ def test_scale_check_bounded_memory(capsys):
     assert "aggregate" in text
 
 
-def test_grid_plan_cuts_at_budget():
-    p = sim.build_parser()
-    args = p.parse_args(["--budget", "5", "--out", "x.nc"])
-    sim._defaults(args)
-    Cs, per, total, note = sim.plan_grid(args, rate=1e9)
-    assert total <= 5.0 and Cs[0] == 2 and Cs[-1] < sim.C_GRID[-1]
-    assert f"stops at C = {Cs[-1]}" in note
-    # the cost model grows with every size
-    f = sim.cell_flops("linear", 100, 200, 50, 64)
-    assert sim.cell_flops("linear", 200, 200, 50, 64) > f
-    assert sim.cell_flops("linear", 100, 400, 50, 64) > f
-    assert sim.cell_flops("hidden", 100, 200, 50, 64, 8) > 0
+def test_cost_model_grows_with_every_size():
+    f = budget.block_ratio_flops("linear", 100, 200, 50, 64)
+    assert budget.block_ratio_flops("linear", 200, 200, 50, 64) > f
+    assert budget.block_ratio_flops("linear", 100, 400, 50, 64) > f
+    assert budget.block_ratio_flops("hidden", 100, 200, 50, 64, 8) > 0
+    # the estimate sums every cell: seconds per C over σ, γ and seeds, and a total
+    from rmt.sweep import Grid
+
+    grid = Grid({"C": [10, 100], "sigma": [0.5, 1.0], "gamma": [0.5, 2.0]}, n_seeds=3,
+                fixed={"dim": 20, "pairs": 8})
+    per, total = budget.estimate_seconds(grid, exp.cell_flops("linear"), 1e9, by="C")
+    assert list(per) == [10, 100] and per[100] > per[10]
+    assert total == pytest.approx(sum(per.values()))
+
+
+def test_default_grid_is_set_by_the_arguments_alone():
+    """Issue 18, item 2: the default grid reached C = 10^5 only by a start-up timing; now it is
+    a function of the arguments (backend, model, --c-max), whatever the machine's speed."""
+    assert exp.c_grid() == [C for C in exp.C_GRID if C <= 100000]
+    assert exp.c_grid("numpy", "hidden")[-1] == 50000
+    assert exp.c_grid("cupy", "linear")[-1] == 128000
+    assert exp.c_grid(c_max=1000)[-1] == 1000
+    with pytest.raises(ValueError, match="c_max must be an integer >= 2"):
+        exp.c_grid(c_max=1)
+
+
+LOADED = ["--sigma", "1", "--gamma", "0.5", "--dim", "4", "--seeds", "2", "--pairs", "0",
+          "--no-figure"]
+
+
+def test_two_runs_under_different_load_are_one_sweep(tmp_path, monkeypatch, capsys):
+    """The default grid at a tiny size, run twice with calibrations 10^6 times apart (a fast
+    idle machine, a slow loaded one): the same grid, and the second run reuses every cell."""
+    out = tmp_path / "load.nc"
+    monkeypatch.setattr(budget, "calibrate_rate", lambda *a, **k: 1e12)
+    assert sim.main(LOADED + ["--out", str(out)]) == 0
+    first = results.open(out)
+    monkeypatch.setattr(budget, "calibrate_rate", lambda *a, **k: 1e6)
+    assert sim.main(LOADED + ["--out", str(out), "--budget", "1"]) == 0
+    assert "warning: the estimated" in capsys.readouterr().out
+    again = results.open(out)
+    assert list(again["C"].values) == list(first["C"].values) == exp.c_grid()
+    assert again.attrs["cells_reused"] == again.attrs["n_cells"]
+
+
+def test_sigkilled_run_resumes_under_another_load(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rmt.sweep import cells_path
+
+    out = tmp_path / "kill.nc"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+           "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "simulations.block_ratio", *LOADED, "--quiet",
+                             "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(cells_path(out).glob("cell-*.npz"))) < 2 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the sweep stored no cells in 120 s"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = len(list(cells_path(out).glob("cell-*.npz")))
+    monkeypatch.setattr(budget, "calibrate_rate", lambda *a, **k: 1e5)   # a very loaded machine
+    assert sim.main(LOADED + ["--out", str(out), "--quiet"]) == 0
+    ds = results.open(out)
+    assert ds.attrs["cells_reused"] == stored >= 2 and ds.attrs["n_cells"] == 30
+
+
+def test_hidden_model_after_the_linear_one_keeps_both(tmp_path, monkeypatch):
+    """Issue 18, item 1: the README's two commands in its order, in one folder, with the
+    default outputs: two results files, neither refused nor overwritten."""
+    monkeypatch.chdir(tmp_path)
+    tiny = ["--C", "3", "6", "--dim", "4", "--seeds", "2", "--pairs", "4", "--hidden", "3",
+            "--fit-min-c", "3", "--no-figure", "--quiet"]
+    assert sim.main(tiny) == 0
+    assert sim.main(tiny + ["--model", "hidden"]) == 0
+    assert results.open("results/block_ratio.nc").attrs["layout"] == exp.LAYOUT["linear"]
+    assert results.open("results/block_ratio_hidden.nc").attrs["layout"] == exp.LAYOUT["hidden"]
+
+
+def test_unwritable_out_fails_before_any_work(capsys):
+    assert sim.main(["--out", "/proc/nope/br.nc"]) == 2
+    assert "cannot be written" in capsys.readouterr().err
 
 
 def test_heatmap_cli(tmp_path, capsys):
@@ -120,9 +197,10 @@ def test_heatmap_cli(tmp_path, capsys):
 
 
 def test_heatmap_bad_argument(capsys):
-    with pytest.raises(SystemExit) as e:
-        heatmap.main(["--C", "1"])
-    assert e.value.code == 2
+    assert heatmap.main(["--C", "1"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert heatmap.main(["--out", "/proc/nope/hm"]) == 2     # before any drawing
+    assert "cannot be written" in capsys.readouterr().err
 
 
 def _bench():
@@ -175,11 +253,22 @@ def test_claims_registered_and_hold_at_quick_scale():
         assert claim.params("paper") and claim.params("llm")
 
 
+def test_one_seed_sequence_passed_twice_gives_one_cell():
+    """Issue 17, bug 1: the cells spawned from the caller's SeedSequence, which advanced it, so
+    a second call with the same SeedSequence drew other data (0.19306 vs 0.19440)."""
+    ss = np.random.SeedSequence(5)
+    a = exp.cell_linear(50, 1.0, 0.5, seed=ss, dim=32, pairs=16)
+    b = exp.cell_linear(50, 1.0, 0.5, seed=ss, dim=32, pairs=16)
+    assert a == b and ss.n_children_spawned == 0
+    h = [exp.cell_hidden(5, 1.0, 0.5, "ce", seed=ss, dim=6, hidden=3, pairs=4) for _ in range(2)]
+    assert h[0] == h[1]
+
+
 @pytest.mark.gpu
 def test_cells_agree_on_gpu():
     ss = np.random.SeedSequence(5)
-    a = sim.cell_linear(50, 1.0, 0.5, seed=ss, dim=32, pairs=16, backend="numpy")
-    b = sim.cell_linear(50, 1.0, 0.5, seed=ss, dim=32, pairs=16, backend="cupy")
+    a = exp.cell_linear(50, 1.0, 0.5, seed=ss, dim=32, pairs=16, backend="numpy")
+    b = exp.cell_linear(50, 1.0, 0.5, seed=ss, dim=32, pairs=16, backend="cupy")
     for k in ("aggregate", "c_rms_per_block", "c_mean_per_block"):
         # same draws (host RNG), float64 both; reductions in different order: 1e-10 relative
         assert b[k] == pytest.approx(a[k], rel=1e-10), k

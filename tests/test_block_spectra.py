@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from rmt.experiments import block_spectra as exp
 from simulations import block_spectra
 
 pytest.importorskip("xarray")
@@ -42,9 +43,7 @@ def test_help_exits_zero(capsys):
                                   ["--sigma", "-1"], ["--n-classes", "1"], ["--backend", "tpu"],
                                   ["--scheduler", "bogus"]])
 def test_argument_errors_are_one_line_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        block_spectra.main(argv)
-    assert exc.value.code == 2
+    assert block_spectra.main(argv) == 2
     _one_line_error(capsys)
 
 
@@ -56,10 +55,30 @@ def test_bad_sweeps_are_one_line_exit_2(extra, tmp_path, monkeypatch, capsys):
     assert not list(tmp_path.iterdir())  # nothing computed, nothing written
 
 
+def test_unavailable_backend_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    """Issue 18, item 11: --backend cupy without a GPU used to leave an empty OUT.cells folder
+    (and the results folder) behind."""
+    from rmt import backend as bk
+
+    if bk.cupy_available():
+        pytest.skip("a GPU is present: the error path cannot be exercised")
+    monkeypatch.chdir(tmp_path)
+    assert block_spectra.main(TINY + ["--backend", "cupy"]) == 2
+    assert "cupy" in _one_line_error(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_out_fails_before_any_work(capsys):
+    assert block_spectra.main(TINY + ["--out", "/proc/nope/bs.nc"]) == 2
+    assert "cannot be written" in _one_line_error(capsys)
+
+
 def test_missing_xarray_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "xarray", None)  # import xarray now raises ImportError
     assert block_spectra.main(TINY + ["--out", str(tmp_path / "r.nc")]) == 2
-    assert "xarray" in _one_line_error(capsys)
+    err = _one_line_error(capsys)
+    # the hint works from an index and from a clone (issue 18, item 11)
+    assert "xarray" in err and "pip install -e '.[sweep]'" in err
     assert not list(tmp_path.iterdir())
 
 
@@ -71,7 +90,7 @@ def test_tiny_sweep_results_file_figure_and_resume(tmp_path, capsys):
     ds = results.open(path)
 
     # layout and provenance
-    assert ds.attrs["layout"] == block_spectra.LAYOUT
+    assert ds.attrs["layout"] == exp.LAYOUT
     assert ds.attrs["n_cells"] == 6 and ds.attrs["cells_computed"] == 6
     assert ds.attrs["seed"] == 0 and ds.attrs["backend"] == "numpy" and ds.attrs["gamma"] == 0.5
     assert ds.attrs["parameters"]["parameters"] == {"n_classes": [3, 5], "sigma": [1.0]}

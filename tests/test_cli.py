@@ -94,6 +94,64 @@ def test_verify_planted_false_claim_fails_with_nonzero_exit(tmp_path, capsys):
     assert (tmp_path / "report.md").read_text().count("planted-wrong") >= 2
 
 
+def _claim_with_rivals():
+    """Mean of 2000 N(1, 1) draws (SE 0.022, 99% half-width 0.058): the rival at 1.5 is 22 SE
+    away (rejected), the one at 1.01 is 0.45 SE away (not rejected)."""
+    def estimate(params, seed, backend):
+        from rmt.stats import mean_estimate
+
+        return mean_estimate(np.random.default_rng(seed).normal(1.0, 1.0, 2000))
+
+    return cl.Claim(id="planted-rivals", statement="a claim with rivals", latex="$x$",
+                    proof=None, predict=lambda p: 1.0, estimate=estimate,
+                    rule=cl.WithinCI(0.99, rel_precision=None), scales={"quick": {}},
+                    quantity="sample mean",
+                    rivals=(cl.Rival("far theory", lambda p: 1.5, note="off by half"),
+                            cl.Rival("near theory", lambda p: 1.01)))
+
+
+def test_verify_planted_lists_rivals_in_table_json_and_report(tmp_path, capsys):
+    cl.register(_claim_with_rivals())
+    try:
+        code, out, err = run(["verify", "--claims", "planted-rivals", "--out", str(tmp_path),
+                              "--quiet", "--planted"], capsys)
+    finally:
+        cl.unregister("planted-rivals")
+    assert code == 0, err       # inconclusive is not a failure, and no planted rival holds
+    assert "1 claims: 0 hold against 1 rivals rejected (of 2 declared), 1 inconclusive, 0 fail" \
+        in out
+    assert "1/2" in out and "planted runs: 1 of 2 planted rivals rejected" in out
+    assert "planted rivals that hold: 0" in out
+    doc = json.loads((tmp_path / "results.json").read_text())
+    row = doc["claims"][0]
+    assert row["verdict"] == "inconclusive" and "near theory" in row["reason"]
+    assert [(r["name"], r["value"], r["rejected"]) for r in row["rivals"]] == [
+        ("far theory", 1.5, True), ("near theory", 1.01, False)]
+    assert row["rivals"][0]["note"] == "off by half" and row["rivals"][1]["trials_to_separate"]
+    assert doc["summary"].startswith("1 claims: 0 hold against 1 rivals rejected")
+    pl = doc["planted"][0]
+    assert pl["rejected"] == 1 and pl["held"] == []
+    assert [(r["name"], r["verdict"]) for r in pl["rivals"]] == [
+        ("far theory", "fails"), ("near theory", "inconclusive")]
+    md = (tmp_path / "report.md").read_text()
+    assert "- far theory: 1.5 — rejected" in md and "- near theory: 1.01 — NOT rejected" in md
+    assert "## Planted runs" in md and "1 of 2 planted rivals rejected" in md
+
+
+def test_report_labels_bounds_exact_and_single_draws(tmp_path, capsys):
+    code, out, err = run(["verify", "--claims", "mp-esd", "linear-ce-psd", "--out",
+                          str(tmp_path), "--quiet"], capsys)
+    assert code == 0, err
+    assert "≤ 0.0299573 (bound)" in out                      # a threshold is a bound
+    assert "(single draw; spread over seeds not measured)" in out
+    assert "± 0 (exact; tolerance" in out                     # only exact identities
+    assert out.count("(exact") == 1
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["claims"][0]["rule"] == {"name": "AtMost", "level": 0.99, "one_sided": True,
+                                        "predicts": "bound"}
+    assert doc["claims"][0]["one_sided_bounds"] is not None
+
+
 def test_verify_and_redraw_figures(tmp_path, capsys):
     out_dir = tmp_path / "rep"
     code, out, err = run(["verify", "--claims", "linear-ce-v0-per-block", "linear-ce-psd",
@@ -137,17 +195,22 @@ def test_verify_reports_a_crashing_estimator_as_failed(tmp_path, capsys):
 
 
 def test_gap_rate_rule_never_holds_while_the_ci_contains_minus_half():
-    """The claim says the gap decays faster than the paper's d^(−1/2): a "holds" must exclude −1/2.
-    A 95% CI [−1.03, −0.47] (half-width 0.28) contains both −1 and −1/2."""
+    """The claim says the gap decays faster than the paper's d^(−1/2), which is its rival: a
+    "holds" must reject −1/2 (one-sided upper bound below it)."""
     from rmt.catalog import lindeberg  # noqa: F401 - registers the claim
     from scipy import stats
 
     claim = cl.registry()["lindeberg-smooth-gap-rate"]
-    z = float(stats.norm.ppf(0.975))
-    est = cl.Estimate(-0.75, 0.28 / z, 7)   # normal CI at 95%: [−1.03, −0.47]
-    lo, hi = est.ci(claim.rule.level)
-    assert lo < -1.0 and hi > -0.5
-    assert claim.rule.decide(-1.0, est).status != "holds"
+    params = claim.params("quick")
+    rivals = {r.name: r.predict(params) for r in claim.rivals}
+    assert list(rivals.values()) == [-0.5]
+    z = float(stats.norm.ppf(0.95))
+    est = cl.Estimate(-0.75, 0.28 / z, 7)   # one-sided 95% bounds [−1.03, −0.47]
+    assert est.bound(0.95, "upper") > -0.5 and est.bound(0.95, "lower") < -1.0
+    v = claim.rule.decide(-1.0, est, rivals)
+    assert v.status == "inconclusive" and "paper" in v.reason
+    est = cl.Estimate(-0.9, 0.1, 7)        # upper bound −0.74 < −1/2: rival rejected
+    assert claim.rule.decide(-1.0, est, rivals).status == "holds"
 
 
 def test_v0_per_block_estimate_states_its_pair_sample_and_computes_c_once(monkeypatch):
@@ -165,10 +228,53 @@ def test_v0_per_block_estimate_states_its_pair_sample_and_computes_c_once(monkey
         return real(model, X, **kw)
 
     monkeypatch.setattr(foundation, "block_ratio", counting)
-    params = {"C": 30, "d": 20, "N": 40}
+    params = {"n_classes": 30, "dim": 20, "n_samples": 40}
     est = claim.estimate(params, 0, "numpy")
     assert calls.count(30) == 1
     assert est.extra["ratio"][-1] == est.value and est.extra["C"][-1] == 30
     assert est.extra["n_pairs"] == 400 < est.extra["n_pairs_total"] == 30 * 29
     # Exact at V = 0 (ratios of BLAS sums in float64, relative error ≲ (d + C)·eps).
     assert math.isclose(est.value, 1 / 29, rel_tol=1e-12)
+
+
+def _typed_flags(parser):
+    """(parser, flag) for every option of ``parser`` and its subcommands that converts or
+    restricts its value (free text and paths excluded: any string is a valid one)."""
+    import argparse
+    from pathlib import Path
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _typed_flags(sub)
+        elif action.option_strings and (action.choices or action.type not in (None, str, Path)):
+            yield parser, action.option_strings[0]
+
+
+def _all_parsers():
+    from rmt.cli import build_parser
+    from simulations import _sweep_demo, block_ratio, block_spectra, heatmap, lindeberg
+
+    return [build_parser()] + [m.build_parser() for m in (block_ratio, block_spectra, heatmap,
+                                                           lindeberg, _sweep_demo)]
+
+
+def test_every_flag_of_every_command_is_named_once_in_its_error():
+    """Issue 18, item 10: "argument --C: --C must be an integer >= 2" named the flag twice."""
+    from rmt.cli import ArgumentParser, UsageError
+
+    checked = 0
+    for parser, flag in (pf for p in _all_parsers() for pf in _typed_flags(p)):
+        assert isinstance(parser, ArgumentParser), parser.prog  # one parser class everywhere
+        messages = []
+        for bad in ("nan", "-1", "0", "1e999", "bogus", ""):
+            try:
+                parser.parse_args([flag, bad])
+            except UsageError as exc:
+                if f"argument {flag}" in str(exc):
+                    messages.append(str(exc))
+        assert messages, f"{parser.prog} {flag}: no bad value was refused"
+        for m in messages:
+            assert m.count(flag) == 1 and "\n" not in m, m
+        checked += 1
+    assert checked > 60

@@ -233,3 +233,44 @@ def test_numpy_equals_cupy_for_the_same_seed():
     V = np.random.default_rng(0).standard_normal((64, 3))
     np.testing.assert_allclose(cp.asnumpy(b.operator().matmat(cp.asarray(V))), B @ V,
                                rtol=0, atol=float(np.max(_product_bound(a.X, a.w, V))) * 10)
+
+
+# --------------------------------------------------------------------------------------------
+# DrawSpec: the draw arguments in one place
+# --------------------------------------------------------------------------------------------
+
+def test_draw_spec_and_keywords_give_the_same_draw():
+    from rmt.covariance import DrawSpec
+
+    spec = DrawSpec(n_classes=4, weights="offdiag", scale="-C2", distribution="rademacher")
+    a = draw_covariance(20, 50, 3, spec)
+    b = draw_covariance(20, 50, 3, n_classes=4, weights="offdiag", scale="-C2",
+                        distribution="rademacher")
+    c = draw_covariance(20, 50, 3, DrawSpec(n_classes=9), n_classes=4, weights="offdiag",
+                        scale="-C2", distribution="rademacher")   # keywords override the spec
+    assert np.array_equal(a.matrix(), b.matrix()) and np.array_equal(a.matrix(), c.matrix())
+    assert a.scale == -16.0 and spec.replace(n_classes=8).scale_value() == -64.0
+
+
+def test_draw_spec_checks_its_fields_once():
+    from rmt.covariance import DrawSpec
+
+    with pytest.raises(ValueError, match="n_classes must be an integer >= 2"):
+        DrawSpec(n_classes=1)
+    with pytest.raises(ValueError, match="scale must be"):
+        DrawSpec(scale="C3")
+    with pytest.raises(ValueError, match="df must be .* > 2"):
+        DrawSpec(distribution="student_t", df=2.0)
+    with pytest.raises(ValueError, match="draw_on must be one of"):
+        DrawSpec(draw_on="gpu")
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'n_class'"):
+        draw_covariance(5, 5, n_class=3)
+    with pytest.raises(TypeError, match="spec must be a DrawSpec"):
+        draw_covariance(5, 5, 0, {"n_classes": 3})
+    spec = DrawSpec(dtype="float32", backend="NumPy")
+    assert spec.dtype == np.float32 and spec.backend == "numpy"
+    # a given model decides C; its dimension is checked against the draw's
+    model = LinearClassifier.init(3, 8, seed=0)
+    assert DrawSpec(model=model, n_classes=1, scale="C").scale_value() == 3.0
+    with pytest.raises(ValueError, match="model.dim must equal"):
+        DrawSpec(model=model).init_model(7, 0)

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from rmt import backend as bk
 from rmt import hessian as H
+from rmt.hessian import _context as HC
+from rmt.hessian import ratio as HR
 from rmt.models import LinearClassifier, OneHiddenLayer, activation_functions, loss_value
 
 EPS = float(np.finfo(np.float64).eps)
@@ -420,7 +422,7 @@ def test_chunked_aggregate_uses_row_blocks_and_class_chunks():
     """The planner really splits both axes for a tiny limit (so the test above exercises the
     recomputation path), and the result is unchanged."""
     N, C, d = 64, 400, 8
-    nb, cc = H._plan(20_000, N, C, lambda nb: (7 * 8 + 16) * nb * nb,
+    nb, cc = HC._plan(20_000, N, C, lambda nb: (7 * 8 + 16) * nb * nb,
                      lambda nb: 8 * 8 * nb + 8 * d, "memory_limit")
     assert nb < N and cc < C
     model, X, _ = make_problem("linear", C, d, N, sigma_v=1.5, seed=5, grid=False)
@@ -445,8 +447,8 @@ def test_chunked_log_sum_exp(scale):
     N, C, d = 10, 50, 3
     F = rng.standard_normal((N, d))
     V = rng.standard_normal((C, d)) * scale
-    head = H._Head(F, V, "ce", memory_limit=200)
-    nb, cc = H._plan(200, N, C, lambda nb: 0, lambda nb: 3 * 8 * nb, "memory_limit")
+    head = HC._Head(F, V, "ce", memory_limit=200)
+    nb, cc = HC._plan(200, N, C, lambda nb: 0, lambda nb: 3 * 8 * nb, "memory_limit")
     assert cc < C                                  # really chunked over classes
     Z = F @ V.T
     ref = logsumexp(Z, axis=1)
@@ -499,7 +501,7 @@ def test_block_ratio_sampling_and_result_object():
     assert s1.sampled and s1.n_pairs == 50 and s1.per_block_sem > 0
     assert s1.aggregate == full.aggregate              # aggregate is always exact
     # the sampled mean is the mean of the all-pairs ratios over the drawn pairs
-    ii, jj, _ = H._draw_pairs(30, 50, 7)
+    ii, jj, _ = HR._draw_pairs(30, 50, 7)
     nrm = H.block_norms(model, X, pairs="all")
     ref = np.mean(nrm[ii, jj] / nrm[ii, ii])
     assert math.isclose(s1.per_block_mean, ref, rel_tol=(40 * 40 + 16) * EPS)

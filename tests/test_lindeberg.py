@@ -285,15 +285,11 @@ def test_sup_gap_noise_floor():
     assert sg2.value == pytest.approx(abs(signal[:, 1].mean()))
 
 
-def test_fit_power_law_recovers_an_exponent():
-    x = np.array([50, 100, 200, 400, 800.0])
-    y = 3 * x ** -0.7
-    f = fit_power_law(x, y)
-    assert f.slope == pytest.approx(-0.7, abs=1e-12)
-    rng = np.random.default_rng(3)
-    yn = y * (1 + 0.02 * rng.standard_normal(5))
-    g = fit_power_law(x, yn, 0.02 * yn)
-    assert abs(g.slope + 0.7) <= 5 * g.stderr
+def test_fit_power_law_is_the_stats_fit():
+    """One power-law fit in rmt (tested in tests/test_stats.py); lindeberg re-exports it."""
+    import rmt.stats
+
+    assert fit_power_law is rmt.stats.fit_power_law
 
 
 def test_gap_rate_smoke():
@@ -353,7 +349,7 @@ def test_other_bad_inputs():
         deterministic_stieltjes(np.ones(3), 1.0, 0.5)
     with pytest.raises(ValueError, match="per_trial"):
         sup_gap(np.ones((1, 3)))
-    with pytest.raises(ValueError, match="x and y must be finite and > 0"):
+    with pytest.raises(ValueError, match="y must hold finite values > 0"):
         fit_power_law([1, 2, 3], [1, -1, 2])
     with pytest.raises(ValueError, match="weights must"):
         draw_lindeberg(5, 10, 0, weights="row")
@@ -368,11 +364,11 @@ def test_other_bad_inputs():
 # --------------------------------------------------------------------------------------------
 
 def test_exponent_at_most_rule():
-    from rmt.catalog.lindeberg import ExponentAtMost
+    from rmt.claims import ExponentAtMost
 
     rule = ExponentAtMost(level=0.95, abs_precision=0.3)
     z95 = stats.norm.ppf(0.975)
-    est = lambda v, se: ClaimEstimate(v, se, 5)  # noqa: E731
+    est = lambda v, se: ClaimEstimate(v, se, 5)  # noqa: E731   (one-sided 95%: ±1.645 SE)
     assert rule.decide(-1.0, est(-0.5, 0.1)).status == "fails"        # CI entirely above −1
     assert rule.decide(-0.5, est(-1.0, 0.1)).status == "holds"        # CI entirely below −½
     assert rule.decide(-1.0, est(-1.0, 0.1)).status == "holds"        # straddles, narrow
@@ -421,13 +417,25 @@ def test_cli_help_and_errors(capsys):
     assert e.value.code == 0
     for bad in (["--dims", "4"], ["--regimes", "huge"], ["--gamma", "0"], ["--z-imag", "0"],
                 ["--trials", "1"], ["--t-grid", "2"]):
-        with pytest.raises(SystemExit) as e:
-            sim.main(bad)
-        assert e.value.code == 2
+        assert sim.main(bad) == 2
         err = capsys.readouterr().err.strip()
-        assert err.count("\n") == 0 and "error" in err
+        assert err.count("\n") == 0 and "error" in err and err.count(bad[0]) == 1
     assert sim.main(["--t-grid", "0.5,1", "--no-path", "--out", "/nonexistent/x"]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_cli_refuses_an_unwritable_out_before_any_work(monkeypatch, capsys):
+    """Issue 18, item 4: the command computed for minutes, then lost the results in a
+    traceback when --out could not be written."""
+    from simulations import lindeberg as sim
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("simulate ran although --out cannot be written")
+
+    monkeypatch.setattr(sim, "simulate", no_work)
+    assert sim.main(["--out", "/proc/nope/lb"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out '/proc/nope/lb.json' cannot be written" in err
 
 
 def test_cli_tiny_run_writes_results_and_figures(tmp_path):
@@ -443,7 +451,9 @@ def test_cli_tiny_run_writes_results_and_figures(tmp_path):
     assert res["rates"]["d"]["n_classes"] == [12, 16]
     for name in ("lb_rate.png", "lb_rate.pdf", "lb_path.png", "lb_path.pdf"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "| regime |" in sim.markdown_table(res)
+    from rmt.experiments.lindeberg import markdown_table
+
+    assert "| regime |" in markdown_table(res)
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,3 +477,43 @@ def test_numpy_equals_cupy(path):
     for t in (0.0, 0.5, 1.0):
         assert np.allclose(draw_np.smooth_weights(t), bk.to_numpy(draw_cp.smooth_weights(t)),
                            rtol=1e-12, atol=0)
+
+
+# --------------------------------------------------------------------------------------------
+# simulate_path in parts: the checks (plan_path), one trial (path_trial), the run
+# --------------------------------------------------------------------------------------------
+
+def test_path_trial_alone_is_the_run_s_trial():
+    from rmt.covariance import DrawSpec
+    from rmt.lindeberg import PATH_SPEC, path_trial, plan_path
+
+    spec = DrawSpec(n_classes=4, scale="C")
+    run = simulate_path(20, 40, 3, 7, spec, path="replacement", n_points=3, z=[1 + 1j],
+                        increments=True)
+    plan = plan_path(20, 40, 7, spec, path="replacement", n_points=3, z=[1 + 1j],
+                     increments=True)
+    assert plan.estimator == run.estimator == "coupled" and np.array_equal(plan.edges, run.edges)
+    for t in range(3):
+        one = path_trial(plan, trial_seed(7, t))
+        assert np.array_equal(one["gap"], run.per_trial_gap[t])
+        assert one["increment"].shape == (2, 1)
+    # the keywords of the draw give the same run as the spec; the default spec is C·H_ii
+    again = simulate_path(20, 40, 3, 7, path="replacement", n_points=3, z=[1 + 1j],
+                          increments=True, n_classes=4)
+    assert np.array_equal(again.per_trial_gap, run.per_trial_gap)
+    assert PATH_SPEC.scale == "C" and run.params["scale"] == "C"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(path="smooth", distribution="rademacher"), "needs distribution='gaussian'"),
+    (dict(path="smooth", increments=True), "increments=True needs path='replacement'"),
+    (dict(path="smooth", grid=[0.5, 1.0]), "must contain the reference t = 0"),
+    (dict(path="replacement", grid=[0, 3]), r"must contain the reference k = N = 8"),
+    (dict(path="smooth", z=[1.0]), "Im z > 0"),
+    (dict(path="smooth", estimator="coupled", distribution="rademacher"), "needs distribution"),
+])
+def test_plan_path_checks_before_any_draw(kwargs, match):
+    from rmt.lindeberg import plan_path
+
+    with pytest.raises(ValueError, match=match):
+        plan_path(4, 8, 0, **{"n_points": 3, **kwargs})

@@ -109,9 +109,8 @@ def test_finite_d_terms_vanish_as_d_grows():
 
 
 def test_design_numbers_reproduced():
-    # DESIGN §1: C·ratio ≈ 1.28, 1.30, 1.37 at C = 10, 50, 200 (σ = 1, γ = 1/2), limit 1.41.
-    # Our d, N → ∞ values are 1.288, 1.326, 1.377 (to the two digits DESIGN quotes, except
-    # C = 50, where DESIGN's 1.30 is 2 % low), and the limit 1.4106.
+    # docs/design.md §1: C·ratio = 1.288, 1.326, 1.377 at C = 10, 50, 200 as d, N → ∞
+    # (σ = 1, γ = 1/2), limit 1.4106.
     vals = [pr.predict_block_ratio(C, 1.0, 0.5).c_per_block for C in (10, 50, 200)]
     assert vals == pytest.approx([1.2883, 1.3258, 1.3774], abs=5e-4)
     assert pr.kappa(1.0, 0.5) == pytest.approx(1.4106, abs=5e-5)
@@ -163,20 +162,15 @@ def test_moment_validation():
         pr.kappa(1.0, 0.0)
 
 
-def test_fit_loglog_slope():
+def test_fit_loglog_slope_is_the_stats_fit():
+    """One power-law fit in rmt (tested in tests/test_stats.py); predictions re-exports it."""
+    from rmt.stats import PowerLawFit, fit_power_law
+
+    assert pr.fit_loglog_slope is fit_power_law and pr.SlopeFit is PowerLawFit
     x = np.array([10.0, 30, 100, 300, 1000])
-    f = pr.fit_loglog_slope(x, 3 * x ** -0.7)
-    assert f.slope == pytest.approx(-0.7, abs=1e-12) and f.dof == 3
-    rng = np.random.default_rng(0)
-    y = 2 * x ** -1.0 * (1 + 0.01 * rng.standard_normal(x.size))
-    g = pr.fit_loglog_slope(x, y, 0.01 * y, level=0.99)
-    assert g.ci_low <= g.slope <= g.ci_high
-    assert g.ci_low < -1.0 < g.ci_high   # holds for this seed; the CI is ±5.8 SE wide (t₃, 99%)
-    for bad in ([1, 2], [1, -2, 3]):
-        with pytest.raises(ValueError):
-            pr.fit_loglog_slope(bad, [1.0] * len(bad))
-    with pytest.raises(ValueError, match="stderr"):
-        pr.fit_loglog_slope(x, y, -y)
+    f = pr.fit_loglog_slope(x, 3 * x ** -0.7, 0.01 * x ** -0.7, level=0.99)
+    assert f.slope == pytest.approx(-0.7, abs=1e-12) and f.n_points == 5
+    assert f.ci_low <= f.slope <= f.ci_high and f.x_range == (10.0, 1000.0)
 
 
 def test_hidden_prediction():

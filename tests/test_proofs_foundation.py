@@ -436,3 +436,25 @@ def test_rmt_hessian_uniform_ratio_matches_proof():
     F = block_fro(H, C, d)
     off = ~np.eye(C, dtype=bool)
     np.testing.assert_allclose((F / np.diag(F)[:, None])[off], per(C), rtol=10 * (N + d * d) * EPS)
+
+
+def test_require_names_the_failed_step():
+    """A failing check ends the derivation with passed = False and the step's name."""
+    import proofs
+
+    @proofs.derivation("test.planted_failure", "a derivation whose second step is false")
+    def planted() -> proofs.ProofResult:
+        x = sp.Symbol("x")
+        proofs.require("(x + 1)² expands", sp.expand((x + 1) ** 2 - x**2 - 2 * x - 1) == 0)
+        proofs.require("x² = x (false)", sp.expand(x**2 - x) == 0)
+        return proofs.ProofResult(True, {"symbols": proofs.by_name(x)})
+
+    try:
+        res = planted()
+        assert not res.passed and res.detail == "test.planted_failure: step failed: x² = x (false)"
+        with pytest.raises(proofs.DerivationStepFailed, match="x² = x"):
+            proofs.require("x² = x", False)
+        with pytest.raises(ValueError, match="distinct"):
+            proofs.by_name(sp.Symbol("a"), sp.Symbol("a", positive=True))
+    finally:
+        proofs._REGISTRY.pop("test.planted_failure", None)

@@ -54,7 +54,7 @@ def test_derivations_pass_and_state_one_line(results):
 
 def test_objects_lambdify(results):
     _, r, _ = results["mp_moments.narayana"]
-    g, s = r.objects["symbols"]
+    g, s = (r.objects["symbols"][k] for k in ("gamma", "scale"))
     f = sp.lambdify((g, s), r.objects["moments"][3])
     assert f(0.5, 2.0) == pytest.approx(8 * (1 + 1.5 + 0.25), rel=1e-15)
     lo, hi = (sp.lambdify((g, s), e)(0.25, 1.0) for e in r.objects["edges"])

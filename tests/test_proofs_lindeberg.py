@@ -61,7 +61,7 @@ def test_rank_bound_objects():
     o = proofs.registry()["lindeberg.rank_bound"].run().objects
     assert o["exponent_fixed_C"] == -1
     assert o["paper_exponent"] == sp.Rational(-1, 2)
-    d, C, eta = o["symbols"]
+    d, C, eta = (o["symbols"][k] for k in ("d", "C", "eta"))
     assert sp.simplify(o["bound"] - 2 * C / (d * eta)) == 0
 
 

@@ -11,6 +11,7 @@ from scipy import stats
 from rmt import backend as bk
 from rmt import spectra as sp
 from rmt.covariance import draw_covariance
+from rmt.stats import grid_distances
 
 EPS = np.finfo(np.float64).eps
 
@@ -161,8 +162,8 @@ def test_slq_density_within_reported_w1_bound(cov1000, accuracy, rule, use_opera
     assert dens.interval[0] <= ev[0] + 1e-9 and dens.interval[1] >= ev[-1] - 1e-9
     # smoothed density: W1 grows by at most σ√(2/π)
     lo, hi = dens.interval[0] - 8 * dens.bandwidth, dens.interval[1] + 8 * dens.bandwidth
-    smooth_w1 = sp.wasserstein1_distance(dens.smoothed_cdf, lambda x: np.searchsorted(
-        ev, x, side="right") / ev.size, ev, lo, hi, n_grid=1 << 15)
+    smooth_w1 = grid_distances(dens.smoothed_cdf, lambda x: np.searchsorted(
+        ev, x, side="right") / ev.size, lo, hi, points=ev, n_grid=1 << 15)[1]
     assert smooth_w1 <= dens.smoothed_w1_bound()
     # histogram masses form a probability vector over a covering grid
     edges = np.linspace(dens.interval[0] - 1e-9, dens.interval[1] + 1e-9, 31)
@@ -200,8 +201,10 @@ def test_chebyshev_moments_copy_to_host_once(monkeypatch):
         calls.append(1)
         return real_to_numpy(a)
 
-    monkeypatch.setattr(sp.bk, "to_numpy", counting)
-    mu = sp._chebyshev_moments(sp.as_operator(A), U, lo, hi, 19)
+    from rmt.spectra import density
+
+    monkeypatch.setattr(bk, "to_numpy", counting)
+    mu = density._chebyshev_moments(sp.as_operator(A), U, lo, hi, 19)
     monkeypatch.undo()
     assert len(calls) == 1
     y = (lam - 0.5 * (lo + hi)) / (0.5 * (hi - lo))

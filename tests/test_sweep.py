@@ -198,7 +198,7 @@ def test_processes_scheduler_pins_one_gpu_per_worker(tmp_path, monkeypatch):
     pytest.importorskip("distributed", reason="dask.distributed is not installed")
     # Pretend GPU 3 is the one visible GPU (one worker keeps the test cheap; with more GPUs
     # each worker gets its own id the same way): every cell must run seeing only GPU 3.
-    monkeypatch.setattr(sweep, "_local_gpu_ids", lambda: ["3"])
+    monkeypatch.setattr(sweep.executors, "_local_gpu_ids", lambda: ["3"])
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     g = Grid({"a": list(range(4))})
     ds = run_sweep(demo.visible_gpu, g, tmp_path / "g.nc", scheduler="processes",
@@ -225,7 +225,7 @@ def test_gpu_sweep_on_one_worker_per_gpu(tmp_path):
 
 
 def test_process_pool_fallback_without_distributed(tmp_path, reference, monkeypatch):
-    monkeypatch.setattr(sweep, "_distributed_available", lambda: False)
+    monkeypatch.setattr(sweep.executors, "_distributed_available", lambda: False)
     ds = run_sweep(demo.cell, demo.grid(), tmp_path / "pool.nc", scheduler="processes",
                    n_workers=2, progress=False)
     _assert_same_numbers(ds, reference)
@@ -278,20 +278,24 @@ def test_no_resume_discards_stored_cells(tmp_path, reference):
     assert len(_log(log)) == 2 * N_DEMO
 
 
-def test_truncated_cell_file_is_named(tmp_path):
+def _recomputed_with_a_warning(out, grid, victim, reason, reference):
+    """A damaged cell file is named in a warning, deleted, and its cell computed again to the
+    numbers of an undamaged run (issue 18, item 11: no manual delete)."""
+    with pytest.warns(sweep.CorruptCellWarning, match=rf"{victim.name}.*{reason}"):
+        ds = run_sweep(demo.cell, grid, out, progress=False)
+    assert ds.attrs["cells_computed"] == 1 and ds.attrs["cells_reused"] == N_DEMO - 1
+    _assert_same_numbers(ds, reference)
+
+
+def test_truncated_cell_file_is_recomputed(tmp_path, reference):
     out = tmp_path / "s.nc"
     run_sweep(demo.cell, demo.grid(), out, progress=False)
     victim = _cell_files(out)[4]
     victim.write_bytes(victim.read_bytes()[:100])
-    with pytest.raises(CorruptCellError, match=victim.name) as info:
-        run_sweep(demo.cell, demo.grid(), out, progress=False)
-    assert isinstance(info.value, ValueError) and "delete it" in str(info.value)
-    victim.unlink()  # the advice works: the cell is recomputed, identically
-    ds = run_sweep(demo.cell, demo.grid(), out, progress=False)
-    assert ds.attrs["cells_computed"] == 1
+    _recomputed_with_a_warning(out, demo.grid(), victim, "BadZipFile|Error", reference)
 
 
-def test_tampered_cell_numbers_fail_the_checksum(tmp_path):
+def test_tampered_cell_numbers_fail_the_checksum(tmp_path, reference):
     out = tmp_path / "s.nc"
     run_sweep(demo.cell, demo.grid(), out, progress=False)
     victim = _cell_files(out)[0]
@@ -300,18 +304,31 @@ def test_tampered_cell_numbers_fail_the_checksum(tmp_path):
     arrays["scaled_mean"] = arrays["scaled_mean"] + 1.0  # a well-formed file with wrong numbers
     with open(victim, "wb") as fh:
         np.savez(fh, **arrays)
-    with pytest.raises(CorruptCellError, match=f"{victim.name}.*checksum"):
-        run_sweep(demo.cell, demo.grid(), out, progress=False)
+    _recomputed_with_a_warning(out, demo.grid(), victim, "checksum", reference)
 
 
-def test_cell_file_from_another_sweep_is_detected(tmp_path):
+def test_cell_file_from_another_sweep_is_detected(tmp_path, reference):
     a, b = tmp_path / "a.nc", tmp_path / "b.nc"
     run_sweep(demo.cell, demo.grid(), a, progress=False, keep_cells=True)
     run_sweep(demo.cell, demo.grid(seed=9), b, progress=False)
     stray = _cell_files(b)[2]
     (sweep.cells_path(a) / stray.name).write_bytes(stray.read_bytes())
-    with pytest.raises(CorruptCellError, match="another manifest"):
-        run_sweep(demo.cell, demo.grid(), a, progress=False)
+    _recomputed_with_a_warning(a, demo.grid(), sweep.cells_path(a) / stray.name,
+                               "another manifest", reference)
+
+
+def test_a_failed_first_run_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A sweep that fails before storing any cell removes the folders it made (issue 18,
+    item 11: no empty .cells folder after e.g. --backend cupy without a GPU)."""
+    out = tmp_path / "new" / "deeper" / "f.nc"
+    monkeypatch.setattr(sys.modules[__name__], "FAIL_AT", {2})
+    with pytest.raises(CellError):
+        run_sweep(_flaky, Grid({"a": [2]}), out, progress=False)
+    assert not (tmp_path / "new").exists()
+    # cells already stored are kept (a resumable run), and so is their folder
+    with pytest.raises(CellError):
+        run_sweep(_flaky, Grid({"a": [1, 2]}), out, progress=False)
+    assert _indices(out) == {0}
 
 
 def test_out_that_is_not_an_rmt_file_is_not_overwritten(tmp_path):
@@ -424,10 +441,10 @@ def test_demo_main_runs_as_a_sweep_with_progress(tmp_path, reference, capsys):
     err = capsys.readouterr().err
     assert "12/12" in err and "cell/s" in err and "12 computed" in err
     _assert_same_numbers(results.open(out), reference)
-    with pytest.raises(SystemExit) as info:  # a different sweep: one line, exit status 2
-        demo.main(["--out", str(out), "--seed", "4", "--quiet"])
-    assert info.value.code == 2
-    assert "different sweep" in capsys.readouterr().err
+    # a different sweep: one line, exit status 2
+    assert demo.main(["--out", str(out), "--seed", "4", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "different sweep" in err and err.count("\n") == 1
 
 
 def test_run_from_args_needs_the_sweep_arguments():

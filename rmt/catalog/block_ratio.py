@@ -25,12 +25,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from rmt import backend as bk
-from rmt.claims import Claim, Estimate, RateWithinCI, WithinCI, register
+from rmt.claims import Claim, RateWithinCI, WithinCI, register
+from rmt.stats import Estimate, fit_power_law, mean_estimate
 
 __all__ = ["PER_C_VALUES", "CLAIM_IDS", "rms_trials", "hidden_trials"]
 
@@ -114,26 +116,23 @@ def hidden_trials(C: Sequence[int], sigma: float, dim: int, n_samples: int, hidd
 
 
 def _ols_slope(x: np.ndarray, y: np.ndarray) -> float:
-    lx = np.log(x)
-    return float(np.polyfit(lx, np.log(y), 1)[0])
+    """Least-squares slope of ``ln y`` on ``ln x`` (:func:`rmt.stats.fit_power_law`)."""
+    return fit_power_law(x, y).slope
 
 
-def _seed_slopes(Cs: Sequence[int], values: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """OLS slope of log values vs log C for each trial (column); mean and its SE."""
+def _seed_slopes(Cs: Sequence[int], values: np.ndarray) -> tuple[Estimate, np.ndarray]:
+    """OLS slope of log values vs log C for each trial (column); their mean over seeds."""
     x = np.asarray(Cs, dtype=float)
     slopes = np.array([_ols_slope(x, values[:, t]) for t in range(values.shape[1])])
-    return float(slopes.mean()), float(slopes.std(ddof=1) / math.sqrt(slopes.size)), slopes
+    return mean_estimate(slopes), slopes
 
 
 def _summary(values: np.ndarray) -> dict[str, list[float]]:
-    from scipy import stats  # noqa: PLC0415
-
-    T = values.shape[1]
-    m = values.mean(axis=1)
-    se = values.std(axis=1, ddof=1) / math.sqrt(T)
-    h = float(stats.t.ppf(0.995, T - 1)) * se
-    return {"mean": m.tolist(), "se": se.tolist(), "ci_low": (m - h).tolist(),
-            "ci_high": (m + h).tolist()}
+    """Mean over seeds (axis 1) per C with its SE and 99% t-interval."""
+    e = mean_estimate(values, axis=1)
+    lo, hi = e.ci(0.99)
+    return {"mean": e.value.tolist(), "se": e.stderr.tolist(), "ci_low": lo.tolist(),
+            "ci_high": hi.tolist()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,17 +142,18 @@ def _summary(values: np.ndarray) -> dict[str, list[float]]:
 def _pred_c(p: Mapping[str, Any]) -> float:
     from rmt.predictions import predict_block_ratio  # noqa: PLC0415
 
-    return predict_block_ratio(int(p["C"]), float(p["sigma"]), dim=int(p["dim"]),
+    return predict_block_ratio(int(p["n_classes"]), float(p["sigma"]), dim=int(p["dim"]),
                                n_samples=int(p["n_samples"]), correction="model").c_per_block
 
 
 def _estimate_c(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     from rmt.predictions import predict_block_ratio, ratio_curve  # noqa: PLC0415
 
-    C, s, d, N, T = (int(p["C"]), float(p["sigma"]), int(p["dim"]), int(p["n_samples"]),
-                     int(p["trials"]))
+    C, s, d, N, T = (int(p["n_classes"]), float(p["sigma"]), int(p["dim"]), int(p["n_samples"]),
+                     int(p["n_trials"]))
     c_pb, agg = rms_trials([C], s, d, N, T, seed, backend)
     v = c_pb[0]
+    est = mean_estimate(v)
     indep = predict_block_ratio(C, s, dim=d, n_samples=N, correction="independent")
     curve_C = np.unique(np.round(np.geomspace(2, max(2000, 2 * C), 24))).astype(int)
     curve = ratio_curve(curve_C, s, dim=d, n_samples=N)
@@ -163,7 +163,7 @@ def _estimate_c(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
              "curve_c_per_block": curve["c_per_block"].tolist(),
              "note": "C*R_pb = C*aggregate/sqrt(C-1), exact over all pairs; prediction with the "
                      "O(1/d) data-dependence term (proofs.finite_c_ratio.model)"}
-    return Estimate(float(v.mean()), float(v.std(ddof=1) / math.sqrt(T)), T, T - 1, extra)
+    return replace(est, extra=extra)
 
 
 def _figure_c(ax: Any, result: Mapping[str, Any]) -> Any:
@@ -191,7 +191,7 @@ def _pred_rate(kind: str):
     def predict(p: Mapping[str, Any]) -> float:
         from rmt.predictions import ratio_curve  # noqa: PLC0415
 
-        Cs = np.asarray(p["C_grid"], dtype=float)
+        Cs = np.asarray(p["n_classes_grid"], dtype=float)
         c = ratio_curve(Cs.astype(int), float(p["sigma"]), dim=int(p["dim"]),
                         n_samples=int(p["n_samples"]))
         y = c["per_block"] if kind == "per-block" else c["aggregate"]
@@ -203,22 +203,23 @@ def _estimate_rate(kind: str):
     def estimate(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
         from rmt.predictions import ratio_curve  # noqa: PLC0415
 
-        Cs = [int(c) for c in p["C_grid"]]
+        Cs = [int(c) for c in p["n_classes_grid"]]
         c_pb, agg = rms_trials(Cs, float(p["sigma"]), int(p["dim"]), int(p["n_samples"]),
-                               int(p["trials"]), seed, backend)
+                               int(p["n_trials"]), seed, backend)
         Ca = np.asarray(Cs, dtype=float)
         vals = c_pb / Ca[:, None] if kind == "per-block" else agg
-        mean, se, slopes = _seed_slopes(Cs, vals)
+        est, slopes = _seed_slopes(Cs, vals)
         pred = ratio_curve(Cs, float(p["sigma"]), dim=int(p["dim"]), n_samples=int(p["n_samples"]))
         pv = pred["per_block"] if kind == "per-block" else pred["aggregate"]
         asym = -1.0 if kind == "per-block" else -0.5
         extra = {"kind": kind, "C": Cs, **_summary(vals), "prediction": pv.tolist(),
                  "kappa_finite_d": pred["kappa"], "slopes_per_trial": slopes.tolist(),
                  "asymptotic_exponent": asym,
-                 "z_vs_asymptotic_exponent": (mean - asym) / se if se > 0 else math.nan,
+                 "z_vs_asymptotic_exponent": ((est.value - asym) / est.stderr
+                                              if est.stderr > 0 else math.nan),
                  "note": "OLS slope of log ratio vs log C per seed, mean +- SE over seeds; the "
                          "prediction is the OLS slope of the finite-C prediction on the same C"}
-        return Estimate(mean, se, slopes.size, slopes.size - 1, extra)
+        return replace(est, extra=extra)
     return estimate
 
 
@@ -247,7 +248,7 @@ def _figure_rate(ax: Any, result: Mapping[str, Any]) -> Any:
 def _pred_hidden(p: Mapping[str, Any]) -> float:
     from rmt.predictions import predict_hidden_ratio  # noqa: PLC0415
 
-    Cs = [int(c) for c in p["C_grid"]]
+    Cs = [int(c) for c in p["n_classes_grid"]]
     y = [predict_hidden_ratio(C, int(p["hidden"]), blocks="W", loss=p["loss"], dim=int(p["dim"]),
                               n_samples=int(p["n_samples"])).per_block for C in Cs]
     return _ols_slope(np.asarray(Cs, dtype=float), np.asarray(y))
@@ -256,10 +257,10 @@ def _pred_hidden(p: Mapping[str, Any]) -> float:
 def _estimate_hidden(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     from rmt.predictions import predict_hidden_ratio  # noqa: PLC0415
 
-    Cs = [int(c) for c in p["C_grid"]]
+    Cs = [int(c) for c in p["n_classes_grid"]]
     vals = hidden_trials(Cs, float(p["sigma"]), int(p["dim"]), int(p["n_samples"]),
-                         int(p["hidden"]), p["loss"], int(p["trials"]), seed, backend)
-    mean, se, slopes = _seed_slopes(Cs, vals)
+                         int(p["hidden"]), p["loss"], int(p["n_trials"]), seed, backend)
+    est, slopes = _seed_slopes(Cs, vals)
     pred = [predict_hidden_ratio(C, int(p["hidden"]), blocks="W", loss=p["loss"],
                                  dim=int(p["dim"]), n_samples=int(p["n_samples"])).per_block
             for C in Cs]
@@ -270,7 +271,7 @@ def _estimate_hidden(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
              "note": "W-blocks (rows of W): R_agg(W)/sqrt(m-1); prediction rho/sqrt(C+1) of "
                      "proofs.hidden_coupling (uniform softmax assumed: the coefficient is exact "
                      "only as sigma -> 0, the rate C^(-1/2) is the claim)"}
-    return Estimate(mean, se, slopes.size, slopes.size - 1, extra)
+    return replace(est, extra=extra)
 
 
 def _figure_hidden(ax: Any, result: Mapping[str, Any]) -> Any:
@@ -302,35 +303,35 @@ def _per_c_claim(C: int) -> Claim:
                rf"\left(\frac{{d^2U_2^b+(N-1)(dU_1^{{b\,2}}+3dK_2^b/(d+2))}}"
                rf"{{d^2U_2^a+(N-1)(dU_1^{{a\,2}}+3dK_2^a/(d+2))}}\right)^{{1/2}},\ C={C}"),
         proof="finite_c_ratio.model",
-        predict=lambda p, C=C: _pred_c({**p, "C": C}),
-        estimate=lambda p, seed, backend, C=C: _estimate_c({**p, "C": C}, seed, backend),
+        predict=lambda p, C=C: _pred_c({**p, "n_classes": C}),
+        estimate=lambda p, seed, backend, C=C: _estimate_c({**p, "n_classes": C}, seed, backend),
         # 99% CI; rel_precision 0.005: the O(1/d) data-dependence term is 0.2-0.9% at d = 400,
         # so a CI wider than ±0.5% could not tell the model from the independent-weight formula.
         rule=WithinCI(level=0.99, rel_precision=0.005),
-        scales={"quick": {"sigma": 1.0, "dim": 400, "n_samples": 800, "trials": 16},
-                "paper": {"sigma": 1.0, "dim": 400, "n_samples": 800, "trials": 48},
-                "llm": {"sigma": 1.0, "dim": 1024, "n_samples": 2048, "trials": 64}},
+        scales={"quick": {"sigma": 1.0, "dim": 400, "n_samples": 800, "n_trials": 16},
+                "paper": {"sigma": 1.0, "dim": 400, "n_samples": 800, "n_trials": 48},
+                "llm": {"sigma": 1.0, "dim": 1024, "n_samples": 2048, "n_trials": 64}},
         quantity="C·‖H_ij‖_F/‖H_ii‖_F, per block (RMS over all pairs), mean over seeds",
         figure=_figure_c,
     )
 
 
 _RATE_SCALES = {
-    "quick": {"sigma": 1.0, "dim": 100, "n_samples": 200, "trials": 6,
-              "C_grid": [100, 200, 500, 1000, 2000]},
-    "paper": {"sigma": 1.0, "dim": 400, "n_samples": 800, "trials": 16,
-              "C_grid": [100, 200, 500, 1000, 2000, 5000, 10000]},
-    "llm": {"sigma": 1.0, "dim": 1024, "n_samples": 2048, "trials": 16,
-            "C_grid": [1000, 2000, 5000, 10000, 20000, 50000, 128000]},
+    "quick": {"sigma": 1.0, "dim": 100, "n_samples": 200, "n_trials": 6,
+              "n_classes_grid": [100, 200, 500, 1000, 2000]},
+    "paper": {"sigma": 1.0, "dim": 400, "n_samples": 800, "n_trials": 16,
+              "n_classes_grid": [100, 200, 500, 1000, 2000, 5000, 10000]},
+    "llm": {"sigma": 1.0, "dim": 1024, "n_samples": 2048, "n_trials": 16,
+            "n_classes_grid": [1000, 2000, 5000, 10000, 20000, 50000, 128000]},
 }
 
 _HIDDEN_SCALES = {
     "quick": {"sigma": 1.0, "dim": 100, "n_samples": 200, "hidden": 8, "loss": "ce",
-              "trials": 6, "C_grid": [20, 50, 100, 200, 500, 1000]},
+              "n_trials": 6, "n_classes_grid": [20, 50, 100, 200, 500, 1000]},
     "paper": {"sigma": 1.0, "dim": 400, "n_samples": 800, "hidden": 8, "loss": "ce",
-              "trials": 16, "C_grid": [20, 50, 100, 200, 500, 1000, 2000, 5000]},
+              "n_trials": 16, "n_classes_grid": [20, 50, 100, 200, 500, 1000, 2000, 5000]},
     "llm": {"sigma": 1.0, "dim": 1024, "n_samples": 2048, "hidden": 16, "loss": "ce",
-            "trials": 16, "C_grid": [100, 1000, 5000, 20000, 50000, 128000]},
+            "n_trials": 16, "n_classes_grid": [100, 1000, 5000, 20000, 50000, 128000]},
 }
 
 

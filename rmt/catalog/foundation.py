@@ -16,16 +16,17 @@ from .. import backend as bk
 from ..claims import Claim, Estimate, ExactWithin, derived, register
 from ..hessian import block_ratio, hessian
 from ..models import LinearClassifier, loss_value
+from ..stats import EPS
 
-EPS = float(np.finfo(np.float64).eps)
 
 
 def _data(params: Mapping[str, Any], seed: Any, backend: str, sigma: float):
     """A linear model at init and Gaussian data, from independent children of ``seed``."""
     s_model, s_data = bk.spawn_seeds(seed, 2)
     xp = bk.xp_for(backend)
-    model = LinearClassifier.init(params["C"], params["d"], sigma, seed=s_model, backend=backend)
-    X = bk.standard_normal((params["N"], params["d"]), s_data, xp)
+    model = LinearClassifier.init(params["n_classes"], params["dim"], sigma, seed=s_model,
+                                  backend=backend)
+    X = bk.standard_normal((params["n_samples"], params["dim"]), s_data, xp)
     return model, X
 
 
@@ -38,14 +39,15 @@ def _v0_lambdas() -> tuple[Any, Any]:
 def _v0_estimate(kind: str):
     def estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
         model, X = _data(params, seed, backend, sigma=0.0)
-        res = block_ratio(model, X, loss="ce", pairs=min(400, params["C"] * (params["C"] - 1)),
+        C = params["n_classes"]
+        res = block_ratio(model, X, loss="ce", pairs=min(400, C * (C - 1)),
                           seed=seed)
         value = res.per_block_mean if kind == "per_block" else res.aggregate
         # The curve over C drawn in the figure: the same quantity at smaller C (cheap).
-        cs = [c for c in (2, 3, 5, 10, 20, 50, 100, 200) if c < params["C"]] + [params["C"]]
+        cs = [c for c in (2, 3, 5, 10, 20, 50, 100, 200) if c < C] + [C]
         curve = []
         for c in cs[:-1]:
-            m, Xc = _data({**params, "C": c}, seed, backend, sigma=0.0)
+            m, Xc = _data({**params, "n_classes": c}, seed, backend, sigma=0.0)
             r = block_ratio(m, Xc, loss="ce", pairs=min(400, c * (c - 1)), seed=seed)
             curve.append(r.per_block_mean if kind == "per_block" else r.aggregate)
         curve.append(value)   # the last point is the claim's own C: already computed above
@@ -77,9 +79,9 @@ def _v0_figure(kind: str):
 # float64: each has relative rounding error ≲ (d + C)·eps, and the ratio of two such sums
 # inherits at most twice that; rtol = 1e-10 covers d + C up to ~2·10⁵ with margin.
 _V0_RTOL = 1e-10
-_V0_SCALES = {"quick": {"C": 200, "d": 400, "N": 800},
-              "paper": {"C": 1000, "d": 1000, "N": 2000},
-              "llm": {"C": 32000, "d": 1024, "N": 8192}}
+_V0_SCALES = {"quick": {"n_classes": 200, "dim": 400, "n_samples": 800},
+              "paper": {"n_classes": 1000, "dim": 1000, "n_samples": 2000},
+              "llm": {"n_classes": 32000, "dim": 1024, "n_samples": 8192}}
 
 register(Claim(
     id="linear-ce-v0-per-block",
@@ -88,7 +90,7 @@ register(Claim(
               "sample of min(400, C(C−1)) ordered pairs i ≠ j).",
     latex=r"$\|H_{ij}\|_F / \|H_{ii}\|_F = 1/(C-1)$",
     proof="identities.uniform_ratio",
-    predict=lambda p: _v0_lambdas()[0](p["C"]),
+    predict=lambda p: _v0_lambdas()[0](p["n_classes"]),
     estimate=_v0_estimate("per_block"),
     rule=ExactWithin(rtol=_V0_RTOL),
     scales=_V0_SCALES,
@@ -102,7 +104,7 @@ register(Claim(
               "linear CE Hessian is 1/√(C−1).",
     latex=r"$(\sum_{i\neq j}\|H_{ij}\|_F^2 / \sum_i \|H_{ii}\|_F^2)^{1/2} = 1/\sqrt{C-1}$",
     proof="identities.uniform_ratio",
-    predict=lambda p: _v0_lambdas()[1](p["C"]),
+    predict=lambda p: _v0_lambdas()[1](p["n_classes"]),
     estimate=_v0_estimate("aggregate"),
     rule=ExactWithin(rtol=_V0_RTOL),
     scales=_V0_SCALES,
@@ -118,7 +120,7 @@ def _full_hessian(params: Mapping[str, Any], seed: Any, backend: str, loss: str 
 
 def _row_sum_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, _, H = _full_hessian(params, seed, backend)
-    C, d = params["C"], params["d"]
+    C, d = params["n_classes"], params["dim"]
     blocks = H.reshape(C, d, C, d)
     row_sums = blocks.sum(axis=2)  # Σ_j H_ij, shape (C, d, d)
     diag = np.array([np.linalg.norm(blocks[i, :, i, :]) for i in range(C)])
@@ -138,7 +140,7 @@ register(Claim(
     # relative to the largest block, and ‖H_ii‖ is within a factor ~C of the largest block
     # (p_i ~ 1/C): so the relative row sum is ≲ 10·C²·eps.
     rule=ExactWithin(rtol=0.0, atol=10 * 12 ** 2 * EPS),
-    scales={"quick": {"C": 12, "d": 30, "N": 60, "sigma": 1.0}},
+    scales={"quick": {"n_classes": 12, "dim": 30, "n_samples": 60, "sigma": 1.0}},
     quantity="max_i ‖Σ_j H_ij‖_F/‖H_ii‖_F",
 ))
 
@@ -161,16 +163,16 @@ register(Claim(
     # A symmetric eigensolver's eigenvalues are exact for a matrix within ~P·eps·‖H‖ of H
     # (backward stable), P = C·d = 360 parameters: |λ_min|/λ_max ≲ 10·P·eps.
     rule=ExactWithin(rtol=0.0, atol=10 * 360 * EPS),
-    scales={"quick": {"C": 12, "d": 30, "N": 60, "sigma": 1.0}},
+    scales={"quick": {"n_classes": 12, "dim": 30, "n_samples": 60, "sigma": 1.0}},
     quantity="λ_min/λ_max of the full Hessian",
 ))
 
 
 def _mse_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, X, H = _full_hessian(params, seed, backend, loss="mse")
-    C, d = params["C"], params["d"]
+    C = params["n_classes"]
     Xn = bk.to_numpy(X)
-    S = Xn.T @ Xn / params["N"]
+    S = Xn.T @ Xn / params["n_samples"]
     expected = np.kron(np.eye(C), S)
     return Estimate(float(np.abs(H - expected).max() / np.abs(S).max()), 0.0, 1)
 
@@ -185,14 +187,15 @@ register(Claim(
     estimate=_mse_estimate,
     # Entries of XᵀX/N are sums of N products: rounding ≲ N·eps relative to max|S|.
     rule=ExactWithin(rtol=0.0, atol=10 * 60 * EPS),
-    scales={"quick": {"C": 12, "d": 30, "N": 60, "sigma": 1.0}},
+    scales={"quick": {"n_classes": 12, "dim": 30, "n_samples": 60, "sigma": 1.0}},
     quantity="max|H − I⊗XᵀX/N| / max|XᵀX/N|",
 ))
 
 
 def _fd_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, X, H = _full_hessian(params, seed, backend)
-    y = np.random.default_rng(bk.spawn_seeds(seed, 3)[2]).integers(0, params["C"], params["N"])
+    y = np.random.default_rng(bk.spawn_seeds(seed, 3)[2]).integers(0, params["n_classes"],
+                                                                   params["n_samples"])
     theta = bk.to_numpy(model.parameters())
     h = params["step"]
     P = theta.size
@@ -220,6 +223,7 @@ register(Claim(
     # h = 1e-4, |ℓ| ≈ log C ≈ 2.5 and fourth derivatives O(1): 1e-9 + 1e-7·… ≈ 1e-7; relative
     # to max|H| ≈ 0.1 this is ≲ 1e-5, the tolerance used.
     rule=ExactWithin(rtol=0.0, atol=1e-5),
-    scales={"quick": {"C": 6, "d": 8, "N": 20, "sigma": 1.0, "step": 1e-4, "directions": 8}},
+    scales={"quick": {"n_classes": 6, "dim": 8, "n_samples": 20, "sigma": 1.0, "step": 1e-4,
+                      "directions": 8}},
     quantity="max relative |uᵀHu − FD|",
 ))

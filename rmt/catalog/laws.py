@@ -17,12 +17,12 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-import sympy as sp
 
 from .. import backend as bk
 from ..claims import AtMost, Claim, Estimate, WithinCI, derived, register
 from ..covariance import draw_covariance
 from ..fit import fit_mp, ks_statistic
+from ..stats import critical_value, dkw_bound, mean_estimate
 from ..laws import (DiscreteWeights, MarchenkoPastur, WeightedMP, block_weight_moments,
                     diagonal_block_weights, offdiagonal_block_weights)
 
@@ -52,7 +52,7 @@ def _esd_figure(ax: Any, result: Mapping[str, Any]) -> Any:
 # --- Marchenko–Pastur ------------------------------------------------------------------------
 
 def _mp_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    d, N = params["d"], params["N"]
+    d, N = params["dim"], params["n_samples"]
     xp = bk.xp_for(backend)
     X = bk.standard_normal((N, d), seed, xp)
     eigs = np.sort(bk.to_numpy(xp.linalg.eigvalsh(X.T @ X / N)))
@@ -68,10 +68,10 @@ register(Claim(
               "Kolmogorov distance ≤ 2 ln d/d (rigidity).",
     latex=r"$\sup_x |F_{X^\top X/N}(x) - F_{MP,\gamma}(x)| \leq 2\ln d/d$",
     proof="mp_moments.narayana",
-    predict=lambda p: _rigidity(p["d"]),
+    predict=lambda p: _rigidity(p["dim"]),
     estimate=_mp_estimate,
     rule=AtMost(basis="eigenvalue rigidity, 2 ln d/d"),
-    scales={"quick": {"d": 400, "N": 800}, "paper": {"d": 2000, "N": 4000}},
+    scales={"quick": {"dim": 400, "n_samples": 800}, "paper": {"dim": 2000, "n_samples": 4000}},
     quantity="KS distance, ESD vs MP",
     figure=_esd_figure,
 ))
@@ -90,8 +90,8 @@ _BLOCK = {
 def _block_draws(params: Mapping[str, Any], seed: Any, backend: str, kind: str):
     """Eigenvalues and realised weights of ``T`` independent blocks (dependent weights)."""
     eigs, weights = [], []
-    for s in bk.spawn_seeds(seed, params["T"]):
-        dr = draw_covariance(params["d"], params["N"], s, n_classes=params["C"],
+    for s in bk.spawn_seeds(seed, params["n_trials"]):
+        dr = draw_covariance(params["dim"], params["n_samples"], s, n_classes=params["n_classes"],
                              sigma=params["sigma"], weights=kind, scale=_BLOCK[kind]["scale"],
                              backend=backend)
         xp = bk.get_xp(dr.X)
@@ -102,10 +102,11 @@ def _block_draws(params: Mapping[str, Any], seed: Any, backend: str, kind: str):
 
 def _own_weights_estimate(kind: str):
     def estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-        eigs, weights = _block_draws({**params, "T": 1}, seed, backend, kind)
+        eigs, weights = _block_draws({**params, "n_trials": 1}, seed, backend, kind)
         # The deterministic equivalent of this draw: the weighted MP law of its own N weights
         # (compressed to 256 atoms, preserving their first two moments exactly).
-        law = WeightedMP(params["d"] / params["N"], DiscreteWeights.from_samples(weights[0], 256))
+        law = WeightedMP(params["dim"] / params["n_samples"],
+                         DiscreteWeights.from_samples(weights[0], 256))
         return Estimate(ks_statistic(eigs[0], law), 0.0, 1, extra={
             "eigenvalues": eigs[0].tolist(), "law": _law_curve(law, eigs[0]),
             "law_label": "weighted MP (own weights)",
@@ -117,26 +118,29 @@ def _own_weights_estimate(kind: str):
 def _finite_c_estimate(kind: str):
     def estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
         eigs, _ = _block_draws(params, seed, backend, kind)
-        law = WeightedMP(params["d"] / params["N"], _BLOCK[kind]["law"](params["C"],
+        law = WeightedMP(params["dim"] / params["n_samples"],
+                         _BLOCK[kind]["law"](params["n_classes"],
                                                                         params["sigma"]))
         pooled = np.sort(np.concatenate(eigs))
         ks = [ks_statistic(e, law) for e in eigs]
         return Estimate(ks_statistic(pooled, law), 0.0, 1, extra={
             "eigenvalues": pooled.tolist(), "law": _law_curve(law, pooled),
-            "ks_per_trial": ks, "law_label": f"weighted MP, C={params['C']}",
+            "ks_per_trial": ks, "law_label": f"weighted MP, C={params['n_classes']}",
             "xlabel": f"eigenvalue of ${_BLOCK[kind]['latex']}$"})
 
     return estimate
 
 
 def _finite_c_bound(p: Mapping[str, Any]) -> float:
-    return _rigidity(p["d"]) + math.sqrt(math.log(2 / 0.01) / (2 * p["N"] * p["T"]))
+    return _rigidity(p["dim"]) + dkw_bound(p["n_samples"] * p["n_trials"], 0.01)
 
 
-_BLOCK_SCALES_OWN = {"quick": {"d": 400, "N": 800, "C": 10, "sigma": 1.0},
-                     "paper": {"d": 2000, "N": 4000, "C": 1000, "sigma": 1.0}}
-_BLOCK_SCALES_POP = {"quick": {"d": 400, "N": 800, "C": 10, "sigma": 1.0, "T": 2},
-                     "paper": {"d": 2000, "N": 4000, "C": 1000, "sigma": 1.0, "T": 1}}
+_BLOCK_SCALES_OWN = {"quick": {"dim": 400, "n_samples": 800, "n_classes": 10, "sigma": 1.0},
+                     "paper": {"dim": 2000, "n_samples": 4000, "n_classes": 1000, "sigma": 1.0}}
+_BLOCK_SCALES_POP = {"quick": {"dim": 400, "n_samples": 800, "n_classes": 10, "sigma": 1.0,
+                               "n_trials": 2},
+                     "paper": {"dim": 2000, "n_samples": 4000, "n_classes": 1000, "sigma": 1.0,
+                               "n_trials": 1}}
 
 for _kind, _which in (("diag", "a diagonal block C·H_ii (weights C·p_i(1−p_i))"),
                       ("offdiag", "an off-diagonal block −C²·H_ij (weights C²·p_i p_j)")):
@@ -148,7 +152,7 @@ for _kind, _which in (("diag", "a diagonal block C·H_ii (weights C·p_i(1−p_i
         latex=rf"$\sup_x|F_{{{_BLOCK[_kind]['latex']}}} - F_{{wMP(\gamma,\hat\nu_N)}}| "
               r"\leq 2\ln d/d$",
         proof="free_cumulants.weighted_mp",
-        predict=lambda p: _rigidity(p["d"]),
+        predict=lambda p: _rigidity(p["dim"]),
         estimate=_own_weights_estimate(_kind),
         rule=AtMost(basis="eigenvalue rigidity, 2 ln d/d"),
         scales=_BLOCK_SCALES_OWN,
@@ -176,13 +180,14 @@ for _kind, _which in (("diag", "a diagonal block C·H_ii (weights C·p_i(1−p_i
 
 def _large_c_predict(p: Mapping[str, Any]) -> float:
     o = derived("large_c.first_order")
-    k, sigma, C = o["symbols"]
-    return float(o["diag_moment_first_order"].subs({k: p["k"], sigma: p["sigma"], C: p["C"]}))
+    k, sigma, C = (o["symbols"][name] for name in ("k", "sigma", "C"))
+    return float(o["diag_moment_first_order"].subs({k: p["order"], sigma: p["sigma"],
+                                                    C: p["n_classes"]}))
 
 
 def _large_c_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    wm = block_weight_moments(params["C"], params["sigma"], block="diagonal", scale="C",
-                              orders=(params["k"],), n_samples=params["n_samples"], seed=seed)
+    wm = block_weight_moments(params["n_classes"], params["sigma"], block="diagonal", scale="C",
+                              orders=(params["order"],), n_samples=params["n_samples"], seed=seed)
     return Estimate(float(wm.values[0]), float(wm.stderr[0]), wm.n_vectors,
                     extra={"n_vectors": wm.n_vectors})
 
@@ -196,8 +201,8 @@ register(Claim(
     predict=_large_c_predict,
     estimate=_large_c_estimate,
     rule=WithinCI(level=0.99, rel_precision=0.02),
-    scales={"quick": {"C": 10_000, "sigma": 1.0, "k": 2, "n_samples": 2 ** 21},
-            "paper": {"C": 100_000, "sigma": 1.0, "k": 2, "n_samples": 2 ** 24}},
+    scales={"quick": {"n_classes": 10_000, "sigma": 1.0, "order": 2, "n_samples": 2 ** 21},
+            "paper": {"n_classes": 100_000, "sigma": 1.0, "order": 2, "n_samples": 2 ** 24}},
     quantity="E[(C·p_i(1−p_i))²], sample of logits",
 ))
 
@@ -208,12 +213,12 @@ def _sq_norm_predict(p: Mapping[str, Any]) -> float:
     expr = derived("block_norm_limits.exact_sq_norm")["block_sq_norm_exact"]
     syms = {s.name: s for s in expr.free_symbols}
     vals = np.asarray(p["weights"], float)
-    return float(expr.subs({syms["d"]: p["d"], syms["N"]: p["N"], syms["Ea"]: vals.mean(),
+    return float(expr.subs({syms["d"]: p["dim"], syms["N"]: p["n_samples"], syms["Ea"]: vals.mean(),
                             syms["Ea2"]: (vals ** 2).mean()}))
 
 
 def _sq_norm_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    d, N, T = params["d"], params["N"], params["T"]
+    d, N, T = params["dim"], params["n_samples"], params["n_trials"]
     vals = np.asarray(params["weights"], float)
     xp = bk.xp_for(backend)
     sq = np.empty(T)
@@ -223,7 +228,7 @@ def _sq_norm_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Est
         a = bk.asarray(rng.choice(vals, N), xp)
         H = (X.T * a) @ X / N
         sq[t] = float(xp.sum(H * H))
-    return Estimate(sq.mean(), sq.std(ddof=1) / math.sqrt(T), T, dof=T - 1)
+    return mean_estimate(sq)
 
 
 register(Claim(
@@ -235,8 +240,8 @@ register(Claim(
     predict=_sq_norm_predict,
     estimate=_sq_norm_estimate,
     rule=WithinCI(level=0.99, rel_precision=0.02),
-    scales={"quick": {"d": 40, "N": 80, "T": 1500, "weights": [0.2, 1.0, -0.5]},
-            "paper": {"d": 400, "N": 800, "T": 1500, "weights": [0.2, 1.0, -0.5]}},
+    scales={"quick": {"dim": 40, "n_samples": 80, "n_trials": 1500, "weights": [0.2, 1.0, -0.5]},
+            "paper": {"dim": 400, "n_samples": 800, "n_trials": 1500, "weights": [0.2, 1.0, -0.5]}},
     quantity="E‖H‖²_F, one block",
 ))
 
@@ -244,15 +249,15 @@ register(Claim(
 # --- Fitting ----------------------------------------------------------------------------------
 
 def _fit_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    d, N = params["d"], params["N"]
+    d, N = params["dim"], params["n_samples"]
     xp = bk.xp_for(backend)
     X = bk.standard_normal((N, d), seed, xp) * math.sqrt(params["scale"])
     eigs = bk.to_numpy(xp.linalg.eigvalsh(X.T @ X / N))
     fit = fit_mp(eigs, ratio=d / N, level=0.95)
     lo, hi = fit.scale_ci
     # The 95% interval of the exact χ² likelihood is symmetric to O(1/√(Nd)): its half-width
-    # over 1.96 is the standard error.
-    return Estimate(fit.scale, (hi - lo) / (2 * 1.959963984540054), 1,
+    # over the normal quantile (1.96) is the standard error.
+    return Estimate(fit.scale, (hi - lo) / (2 * critical_value(0.95)), 1,
                     extra={"ks": fit.ks, "w1": fit.w1})
 
 
@@ -265,6 +270,6 @@ register(Claim(
     predict=lambda p: p["scale"],
     estimate=_fit_estimate,
     rule=WithinCI(level=0.99, rel_precision=0.02),
-    scales={"quick": {"d": 300, "N": 600, "scale": 2.5}},
+    scales={"quick": {"dim": 300, "n_samples": 600, "scale": 2.5}},
     quantity="fitted σ² (MLE)",
 ))

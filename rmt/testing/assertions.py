@@ -15,14 +15,15 @@ probability below 2%), or use a conservative assertion such as :func:`assert_spe
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from ..backend import to_numpy
+from ..stats import (PowerLawFit, critical_value, dkw_bound, fit_power_law, ks_detail,
+                     real_sample, wasserstein1)
 from ..validation import check_probability, check_real
 
 __all__ = [
@@ -36,7 +37,8 @@ __all__ = [
     "assert_rate",
 ]
 
-_EPS = float(np.finfo(np.float64).eps)
+#: The fit :func:`assert_rate` returns: :class:`rmt.stats.PowerLawFit` (re-exported).
+RateFit = PowerLawFit
 
 
 class StatisticalAssertionError(AssertionError):
@@ -67,23 +69,6 @@ def _level(level: Any) -> float:
     return check_probability("level", level)
 
 
-def _vector(name: str, a: Any, *, min_len: int = 1) -> np.ndarray:
-    arr = to_numpy(a)
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real, got a complex array")
-    try:
-        arr = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a 1-D array of real numbers") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}")
-    if arr.size < min_len:
-        raise ValueError(f"{name} must have at least {min_len} entries, got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values (found NaN or infinity)")
-    return arr
-
-
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -93,22 +78,16 @@ def _fmt(x: float) -> str:
 # ----------------------------------------------------------------------------------------------
 
 def ks_bound(n: int, level: float) -> float:
-    """The Dvoretzky–Kiefer–Wolfowitz–Massart bound ``sqrt(ln(2/level) / (2n))``.
-
-    For ``n`` iid draws from a continuous law ``F``, ``P(sup|F_n − F| > ε) <= 2 exp(−2nε²)``
-    (Massart 1990, tight constant), so the KS distance exceeds this ``ε`` with probability at
-    most ``level``. Used by :func:`assert_spectrum_matches` as a conservative bound for
-    eigenvalues (see there).
+    """The DKW–Massart bound ``sqrt(ln(2/level) / (2n))`` (:func:`rmt.stats.dkw_bound`; here
+    ``level`` is the test's error probability). Used by :func:`assert_spectrum_matches` as a
+    conservative bound for eigenvalues (see there).
 
     Parameters
     ----------
     n : int, >= 1
     level : float in (0, 1)
     """
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    level = _level(level)
-    return math.sqrt(math.log(2.0 / level) / (2.0 * int(n)))
+    return dkw_bound(n, _level(level))
 
 
 @dataclass(frozen=True)
@@ -124,8 +103,8 @@ class SpectrumComparison:
     ecdf_at, law_cdf_at : float
         ``F_n`` and ``F`` there (one-sided limits where the supremum is a left limit).
     wasserstein1 : float or None
-        ``∫ |F_n − F| dx`` by Simpson's rule on a grid refined at every eigenvalue (None when the
-        law's support is unknown and unbounded).
+        ``∫ |F_n − F| dx`` (:func:`rmt.stats.wasserstein1`; None when the law's support is
+        unknown and unbounded).
     n : int
         Number of eigenvalues.
     bound : float
@@ -148,33 +127,6 @@ class SpectrumComparison:
     level: float = float("nan")
     bound_kind: str = "none"
     n_snapped: int = 0
-
-
-def _law_cdf(law: Any) -> Any:
-    cdf = getattr(law, "cdf", None)
-    if not callable(cdf):
-        raise ValueError(f"law must have a callable cdf (scipy-like), got {type(law).__name__}")
-    return cdf
-
-
-def _support(law: Any, lam: np.ndarray) -> tuple[float, float] | None:
-    lo = hi = None
-    sup = getattr(law, "support", None)
-    if callable(sup):
-        try:
-            lo, hi = (float(v) for v in sup())
-        except Exception:  # a law without a usable support(): fall back to its quantiles
-            lo = hi = None
-    if lo is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        ppf = getattr(law, "ppf", None)
-        if not callable(ppf):
-            return None
-        q = np.asarray(ppf(np.array([1e-12, 1.0 - 1e-12])), dtype=float)
-        if not np.all(np.isfinite(q)):
-            return None
-        lo = q[0] if lo is None or not math.isfinite(lo) else lo
-        hi = q[1] if hi is None or not math.isfinite(hi) else hi
-    return min(lo, float(lam[0])), max(hi, float(lam[-1]))
 
 
 def spectrum_distance(eigenvalues: Any, law: Any, *, zero_tol: float | None = None,
@@ -203,58 +155,15 @@ def spectrum_distance(eigenvalues: Any, law: Any, *, zero_tol: float | None = No
     -------
     SpectrumComparison
     """
-    lam = np.sort(_vector("eigenvalues", eigenvalues))
-    cdf = _law_cdf(law)
-    n = lam.size
-    scale = float(np.max(np.abs(lam)))
-    if zero_tol is None:
-        zero_tol = 16.0 * n * _EPS * scale
-    zero_tol = check_real("zero_tol", zero_tol, 0.0)
-    small = np.abs(lam) <= zero_tol
-    n_snapped = int(np.count_nonzero(small & (lam != 0)))
-    lam = np.where(small, 0.0, lam)
-    u, counts = np.unique(lam, return_counts=True)
-    upper = np.cumsum(counts) / n          # F_n(u_k)
-    lower = upper - counts / n             # F_n(u_k^-)
-    F_at = np.asarray(cdf(u), dtype=float)
-    F_before = np.asarray(cdf(np.nextafter(u, -np.inf)), dtype=float)
-    if F_at.shape != u.shape or not (np.all(np.isfinite(F_at)) and np.all(np.isfinite(F_before))):
-        raise ValueError("law.cdf must return finite values of the same shape as its input")
-    d_plus = np.abs(upper - F_at)
-    d_minus = np.abs(lower - F_before)
-    i, j = int(np.argmax(d_plus)), int(np.argmax(d_minus))
-    if d_plus[i] >= d_minus[j]:
-        ks, loc, e_at, f_at = float(d_plus[i]), float(u[i]), float(upper[i]), float(F_at[i])
-    else:
-        ks, loc, e_at, f_at = (float(d_minus[j]), float(u[j]), float(lower[j]),
-                               float(F_before[j]))
+    det = ks_detail(real_sample("eigenvalues", eigenvalues), law, zero_tol=zero_tol)
     w1 = None
     if wasserstein:
-        w1 = _wasserstein1(lam, u, upper, cdf, _support(law, lam))
-    return SpectrumComparison(ks, loc, e_at, f_at, w1, n, n_snapped=n_snapped)
-
-
-def _wasserstein1(lam: np.ndarray, u: np.ndarray, upper: np.ndarray, cdf: Any,
-                  hull: tuple[float, float] | None) -> float | None:
-    """``∫ |F_n − F|`` over the hull of the law's support and the eigenvalues. Between
-    consecutive grid points ``F_n`` is constant and ``F`` smooth, so Simpson's rule on each
-    piece (``F`` taken right of the left end and left of the right end, which handles atoms)
-    has error ``O(h³ max|F''|)`` per piece."""
-    if hull is None:
-        return None
-    a, b = hull
-    if not b > a:
-        return 0.0
-    t = np.union1d(u, np.linspace(a, b, 2049))
-    t = t[(t >= a) & (t <= b)]
-    left, right = t[:-1], t[1:]
-    h = right - left
-    k = np.searchsorted(u, left, side="right")           # eigenvalues <= left
-    Fn = np.where(k > 0, upper[np.maximum(k - 1, 0)], 0.0)
-    f0 = np.abs(Fn - np.asarray(cdf(left), dtype=float))
-    fm = np.abs(Fn - np.asarray(cdf(0.5 * (left + right)), dtype=float))
-    f1 = np.abs(Fn - np.asarray(cdf(np.nextafter(right, -np.inf)), dtype=float))
-    return float(np.sum(h * (f0 + 4.0 * fm + f1) / 6.0))
+        try:
+            w1 = wasserstein1(eigenvalues, law, zero_tol=zero_tol)
+        except ValueError:  # the law's support is unknown and unbounded: no W1
+            w1 = None
+    return SpectrumComparison(det.statistic, det.location, det.ecdf_at, det.cdf_at, w1, det.n,
+                              n_snapped=det.n_snapped)
 
 
 def assert_spectrum_matches(eigenvalues: Any, law: Any, level: float = 0.01, *,
@@ -423,10 +332,10 @@ def assert_close_to_prediction(estimate: Any, stderr: Any, prediction: Any,
     k = est.size
     per = level / k
     if df is None:
-        crit = float(stats.norm.isf(per / 2))
+        crit = critical_value(1.0 - per)
         how = f"Φ⁻¹(1 − {per:.4g}/2) (two-sided normal test"
     else:
-        crit = float(stats.t.isf(per / 2, df))
+        crit = critical_value(1.0 - per, df)
         how = f"the t quantile t_{{{df:g}}}(1 − {per:.4g}/2) (two-sided Student-t test"
     how += f", Bonferroni over {k} comparisons at family level {level:g})" if k > 1 else \
         f" at level {level:g})"
@@ -455,92 +364,24 @@ def assert_close_to_prediction(estimate: Any, stderr: Any, prediction: Any,
 # a fitted rate against an exponent
 # ----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class RateFit:
-    """A power law ``y ≈ a · x^b`` fitted on log-log axes.
-
-    Attributes
-    ----------
-    slope, intercept : float
-        ``b`` and ``ln a``.
-    stderr : float
-        Standard error of the slope.
-    ci : tuple of float
-        The two-sided ``1 − level`` confidence interval of the slope.
-    critical : float
-        The quantile used for the CI.
-    method : str
-        ``"OLS, t_{n−2}"`` or ``"WLS, known errors, normal"``.
-    n : int
-        Number of points.
-    chi2, chi2_dof : float
-        Weighted residual sum of squares and its degrees of freedom (WLS; NaN for OLS).
-    residual_sd : float
-        OLS: the residual standard deviation of ``ln y``; WLS: ``sqrt(χ²/dof)`` (about 1 when
-        ``yerr`` is right).
-    """
-
-    slope: float
-    intercept: float
-    stderr: float
-    ci: tuple[float, float]
-    critical: float
-    method: str
-    n: int
-    chi2: float = float("nan")
-    chi2_dof: int = 0
-    residual_sd: float = field(default=float("nan"))
-
-
-def _fit_rate(lx: np.ndarray, ly: np.ndarray, w: np.ndarray | None, level: float) -> RateFit:
-    n = lx.size
-    # Floating-point floor on the slope's SE: each ln y carries a rounding error
-    # |δ_i| <= 4 eps (1 + |ln y_i|) (y itself rounded, then the log), and the slope error
-    # Σ (ln x_i − mean) δ_i / Sxx is at most max|δ| sqrt(n / Sxx) (Cauchy–Schwarz). Without it an
-    # exact power law (zero residuals) would have SE = 0 and fail on the last bit of the slope.
-    fp = 4.0 * _EPS * (1.0 + float(np.max(np.abs(ly))))
-    if w is None:
-        xb, yb = lx.mean(), ly.mean()
-        sxx = float(np.sum((lx - xb) ** 2))
-        b = float(np.sum((lx - xb) * (ly - yb)) / sxx)
-        a = float(yb - b * xb)
-        resid = ly - a - b * lx
-        s2 = float(np.sum(resid**2) / (n - 2))
-        se = max(math.sqrt(s2 / sxx), fp * math.sqrt(n / sxx))
-        crit = float(stats.t.isf(level / 2, n - 2))
-        return RateFit(b, a, se, (b - crit * se, b + crit * se), crit, f"OLS, t_{n - 2}", n,
-                       residual_sd=math.sqrt(s2))
-    sw = float(w.sum())
-    xb, yb = float(np.sum(w * lx) / sw), float(np.sum(w * ly) / sw)
-    sxx = float(np.sum(w * (lx - xb) ** 2))
-    b = float(np.sum(w * (lx - xb) * (ly - yb)) / sxx)
-    a = yb - b * xb
-    resid = ly - a - b * lx
-    chi2 = float(np.sum(w * resid**2))
-    sxx_unweighted = float(np.sum((lx - lx.mean()) ** 2))
-    se = max(math.sqrt(1.0 / sxx), fp * math.sqrt(n / sxx_unweighted))
-    crit = float(stats.norm.isf(level / 2))
-    return RateFit(b, a, se, (b - crit * se, b + crit * se), crit, "WLS, known errors, normal",
-                   n, chi2, n - 2, residual_sd=math.sqrt(chi2 / max(n - 2, 1)))
-
-
 def assert_rate(xs: Any, ys: Any, exponent: float, level: float = 0.01, *, yerr: Any = None,
                 tolerance: float = 0.0, label: str | None = None) -> RateFit:
     """Assert that ``ys`` scales like ``xs ** exponent``: the confidence interval of the
     log-log slope contains ``exponent``.
 
-    Model: ``ln y_i = ln a + b ln x_i + e_i``; null hypothesis ``b = exponent``.
+    Model: ``ln y_i = ln a + b ln x_i + e_i``; null hypothesis ``b = exponent``. The fit and
+    its interval are :func:`rmt.stats.fit_power_law` at confidence ``1 − level`` (the one
+    interval rule of rmt):
 
     * Without ``yerr``: ordinary least squares, ``e_i`` iid ``N(0, s²)`` with ``s`` estimated from
       the residuals; the CI is ``b̂ ± t_{n−2}(1 − level/2) · SE(b̂)``, exact under the model
       (needs ``n >= 3``).
     * With ``yerr`` (standard errors of ``y``, e.g. Monte Carlo): weighted least squares with
       ``sd(ln y_i) ≈ yerr_i / y_i`` (delta method; accurate when ``yerr ≪ y``), weights
-      ``(y_i / yerr_i)²``, known variances, so ``SE(b̂) = (Σ w (ln x − mean)²)^{-1/2}`` and the
-      CI uses the normal quantile (needs ``n >= 2``). The message then also reports
-      ``χ²/dof``: a large value means the points scatter more than ``yerr`` allows (the power
-      law is not exact at these sizes, e.g. a finite-size correction), which makes the CI too
-      narrow.
+      ``(y_i / yerr_i)²``; the standard error is inflated by the Birge ratio ``√(χ²/dof)`` when
+      the points scatter more than ``yerr`` allows, and the quantile is ``t_{n−2}``: a
+      conservative test (false-failure rate at most ``level``) when ``yerr`` is right, and still
+      valid when the power law is not exact at these sizes (normal quantile with 2 points).
 
     Parameters
     ----------
@@ -572,8 +413,8 @@ def assert_rate(xs: Any, ys: Any, exponent: float, level: float = 0.01, *, yerr:
     """
     level = _level(level)
     exponent = check_real("exponent", exponent)
-    x = _vector("xs", xs)
-    y = _vector("ys", ys)
+    x = real_sample("xs", xs)
+    y = real_sample("ys", ys)
     if x.size != y.size:
         raise ValueError(f"xs and ys must have the same length, got {x.size} and {y.size}")
     if np.any(x <= 0) or np.any(y <= 0):
@@ -581,36 +422,37 @@ def assert_rate(xs: Any, ys: Any, exponent: float, level: float = 0.01, *, yerr:
                          f"min xs {float(x.min()):g}, min ys {float(y.min()):g}")
     if np.unique(x).size < 2:
         raise ValueError("xs must contain at least two distinct values")
-    w = None
+    e = None
     if yerr is None:
         if x.size < 3:
             raise ValueError(f"xs and ys must have at least 3 points without yerr (the residual "
                              f"variance has n − 2 degrees of freedom), got {x.size}")
     else:
-        e = _vector("yerr", yerr)
+        e = real_sample("yerr", yerr)
         if e.size != y.size:
             raise ValueError(f"yerr must have the same length as ys ({y.size}), got {e.size}")
         if np.any(e <= 0):
             raise ValueError(f"yerr must be > 0, got min {float(e.min()):g}")
-        w = (y / e) ** 2
     tol = check_real("tolerance", tolerance, 0.0)
-    fit = _fit_rate(np.log(x), np.log(y), w, level)
+    fit = fit_power_law(x, y, e, 1.0 - level)
     lo, hi = fit.ci
     if not (lo - tol <= exponent <= hi + tol):
         t_stat = max(abs(fit.slope - exponent) - tol, 0.0) / fit.stderr
         head = f"{label}: " if label else ""
-        if w is None:
+        quant = (f"Φ⁻¹(1 − {level:g}/2)" if fit.method.endswith("normal")
+                 else f"t_{fit.dof}(1 − {level:g}/2)")
+        if e is None:
             how = (f"OLS on (ln x, ln y), SE from the residual sd {fit.residual_sd:.4g} with "
-                   f"{fit.n - 2} degrees of freedom, critical value t_{fit.n - 2}(1 − {level:g}/2)"
-                   f" = {fit.critical:.4g}")
+                   f"{fit.dof} degrees of freedom, critical value {quant} = {fit.critical:.4g}")
         else:
-            p = float(stats.chi2.sf(fit.chi2, fit.chi2_dof)) if fit.chi2_dof > 0 else float("nan")
-            how = (f"WLS on (ln x, ln y) with sd(ln y) = yerr/y, known variances, critical value "
-                   f"Φ⁻¹(1 − {level:g}/2) = {fit.critical:.4g}; χ²/dof = {fit.chi2:.4g}/"
-                   f"{fit.chi2_dof} (p = {p:.3g})")
-            if fit.chi2_dof > 0 and p < level:
-                how += (": the points scatter more than yerr allows, so the power law is not "
-                        "exact at these sizes and this CI is too narrow")
+            p = float(stats.chi2.sf(fit.chi2, fit.dof)) if fit.dof > 0 else float("nan")
+            how = (f"WLS on (ln x, ln y) with sd(ln y) = yerr/y, χ²/dof = {fit.chi2:.4g}/"
+                   f"{fit.dof} (p = {p:.3g}), {fit.method}, critical value {quant} = "
+                   f"{fit.critical:.4g}")
+            if fit.dof > 0 and p < level:
+                how += (": the points scatter more than yerr allows (the power law is not exact "
+                        "at these sizes), so the standard error was inflated by the Birge ratio "
+                        f"{fit.residual_sd:.3g}")
         pts = ""
         if x.size <= 12:
             pts = (" Points: " + ", ".join(f"({_fmt(a)}, {_fmt(b)})" for a, b in zip(x, y)) + ".")
@@ -621,5 +463,5 @@ def assert_rate(xs: Any, ys: Any, exponent: float, level: float = 0.01, *, yerr:
                f"claimed exponent {exponent:g} ({t_stat:.3g} SE away). Fit: {how}; "
                f"n = {fit.n} points, x in [{_fmt(float(x.min()))}, {_fmt(float(x.max()))}].{pts}")
         raise StatisticalAssertionError(msg, statistic=t_stat, bound=fit.critical, level=level,
-                                        details=fit.__dict__.copy())
+                                        details=fit.to_dict())
     return fit

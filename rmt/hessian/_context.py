@@ -1,0 +1,364 @@
+"""Shared state of the closed-form Hessian code: validated inputs, per-sample quantities of
+the two models, the chunked softmax head, the memory planner and the symmetric products."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import backend as bk
+from ..models import (
+    LOSSES,
+    LinearClassifier,
+    OneHiddenLayer,
+    activation_functions,
+    check_data,
+    check_labels,
+)
+from ..validation import check_choice, check_int
+
+#: (a dense float64 Hessian of 20,000 parameters takes 3.2 GB).
+MAX_DENSE_PARAMS = 20_000
+#: Fraction of the free memory (host or device) used when ``memory_limit`` is not given.
+MEMORY_SAFETY = 0.5
+#: ``pairs="auto"`` never samples more pairs than this.
+AUTO_MAX_PAIRS = 4096
+#: ``pairs="auto"`` spends at most this fraction of the exact aggregate's flops on the
+#: per-pair norms (so :func:`block_ratio` costs at most 1.5× :func:`block_norms`) …
+AUTO_PAIR_BUDGET = 0.5
+#: … or this many flops when that is more (tiny problems: all pairs in milliseconds) …
+AUTO_MIN_PAIR_FLOPS = 1e8
+#: … and samples at least this many pairs.
+AUTO_MIN_PAIRS = 64
+#: ``pairs="all"`` is refused above this many ordered pairs (each pair costs O(N²) flops).
+MAX_ALL_PAIRS = 1_000_000
+#: Class chunks narrower than this make poor matrix products; the planner prefers smaller row
+#: blocks to class chunks narrower than this.
+_MIN_GOOD_CHUNK = 512
+_F64 = np.float64
+
+
+# --------------------------------------------------------------------------------------------
+# Validation and shared state
+# --------------------------------------------------------------------------------------------
+
+def _model_kind(model: Any) -> str:
+    if isinstance(model, LinearClassifier):
+        return "linear"
+    if isinstance(model, OneHiddenLayer):
+        return "hidden"
+    raise TypeError("model must be an rmt.models.LinearClassifier or OneHiddenLayer, got "
+                    f"{type(model).__name__}")
+
+
+def _memory_limit(memory_limit: Any, xp: ModuleType) -> int:
+    if memory_limit is None:
+        return max(1 << 20, int(MEMORY_SAFETY * bk.free_memory_bytes(xp)))
+    return check_int("memory_limit", memory_limit, 1)
+
+
+class _Ctx:
+    """Validated inputs and the per-sample quantities the formulas need (computed lazily)."""
+
+    def __init__(self, model: Any, X: Any, y: Any, loss: str, memory_limit: Any = None):
+        self.kind = _model_kind(model)
+        self.model = model
+        self.loss = check_choice("loss", loss, LOSSES)
+        xp = model.xp
+        self.xp = xp
+        X = check_data(X, model.dim, xp)
+        arrays = (model.V,) if self.kind == "linear" else (model.W, model.V)
+        dt = np.result_type(X.dtype, *(a.dtype for a in arrays))
+        self.dt = np.dtype(np.float32) if dt == np.float32 else np.dtype(_F64)
+        self.X = X.astype(self.dt, copy=False)
+        self.V = model.V.astype(self.dt, copy=False)
+        self.W = None if self.kind == "linear" else model.W.astype(self.dt, copy=False)
+        # The hidden net's CE Hessian sees V only through A_n V, Vᵀ A_n V, Vᵀ g_n and softmax(z),
+        # all unchanged by V -> V - 1 μᵀ (A_n 1 = 0, Σ_c g_nc = 0, softmax is shift-invariant).
+        # Centring the columns of V removes a common-mode component whose size would otherwise
+        # turn Σ_c p_c V_ck V_cl − q_k q_l into a catastrophic cancellation. (The linear model
+        # only needs softmax(z): no copy of its possibly huge V is made.)
+        centre = self.loss == "ce" and self.kind == "hidden"
+        self.Vc = self.V - xp.mean(self.V, axis=0, keepdims=True) if centre else self.V
+        self.N, self.d = (int(s) for s in X.shape)
+        self.C = model.n_classes
+        self.m = None if self.kind == "linear" else model.hidden
+        self.y = None if y is None else check_labels(y, self.N, self.C, xp)
+        self.L = _memory_limit(memory_limit, xp)
+        self.isz = np.dtype(self.dt).itemsize
+        self._cache: dict[str, Any] = {}
+
+    # -- layers ---------------------------------------------------------------------------
+    @property
+    def n_blocks(self) -> int:
+        return self.C if self.kind == "linear" else self.C + self.m
+
+    def layer_of(self, i: int) -> tuple[str, int]:
+        """(layer, local index) of global block ``i``."""
+        if self.kind == "linear" or i < self.C:
+            return "V", i
+        return "W", i - self.C
+
+    def layer_size(self, layer: str) -> int:
+        return self.C if layer == "V" else self.m
+
+    def features(self, layer: str) -> Any:
+        """The matrix ``F`` whose rows are the outer-product vectors of a layer's blocks."""
+        if self.kind == "linear" or layer == "W":
+            return self.X
+        return self.hidden_state()["H"]
+
+    def labels_needed(self, layer_pair: tuple[str, str]) -> bool:
+        if self.kind == "linear" or layer_pair == ("V", "V"):
+            return False
+        if layer_pair == ("W", "W"):
+            return self.model.activation in ("tanh", "gelu")
+        return True
+
+    def require_labels(self, what: str) -> None:
+        if self.y is None:
+            raise ValueError(
+                f"y (integer labels in [0, {self.C - 1}], shape ({self.N},)) is required for "
+                f"{what}: it depends on the labels through the residual term g = dℓ/dz")
+
+    # -- hidden net -----------------------------------------------------------------------
+    def hidden_state(self) -> dict[str, Any]:
+        if "hidden" not in self._cache:
+            phi, dphi, ddphi = activation_functions(self.model.activation, self.xp)
+            U = self.X @ self.W.T
+            self._cache["hidden"] = {"H": phi(U), "D1": dphi(U), "D2": ddphi(U)}
+        return self._cache["hidden"]
+
+    def head(self) -> "_Head":
+        if "head" not in self._cache:
+            self._cache["head"] = _Head(self.features("V"), self.Vc, self.loss, self.L)
+        return self._cache["head"]
+
+    def q(self) -> Any:
+        """``q_n = V_cᵀ p_n`` (CE, centred V), shape (N, m)."""
+        if "q" not in self._cache:
+            self._cache["q"] = self.head().reduce(self.Vc)
+        return self._cache["q"]
+
+    def r(self) -> Any:
+        """``r_n = Vᵀ g_n``, shape (N, m) (needs labels)."""
+        if "r" not in self._cache:
+            Vy = self.Vc[self.y]
+            if self.loss == "ce":
+                self._cache["r"] = self.q() - Vy
+            else:
+                self._cache["r"] = self.hidden_state()["H"] @ (self.V.T @ self.V) - Vy
+        return self._cache["r"]
+
+    # -- per-sample weights of same-layer blocks ------------------------------------------
+    def pair_weights(self, layer: str, ii: np.ndarray, jj: np.ndarray) -> Any:
+        """Weights ``w_n`` of the blocks ``(ii[t], jj[t])`` (local indices), shape (N, K)."""
+        xp = self.xp
+        ii = np.asarray(ii, dtype=np.int64)
+        jj = np.asarray(jj, dtype=np.int64)
+        eq = xp.asarray((ii == jj).astype(self.dt))
+        if layer == "V":
+            if self.loss == "mse":
+                return xp.ones((self.N, 1), self.dt) * eq[None, :]
+            uniq, inv = np.unique(np.concatenate([ii, jj]), return_inverse=True)
+            Pu = self.head().probs(uniq)
+            K = ii.size
+            Pi = Pu[:, xp.asarray(inv[:K])]
+            Pj = Pu[:, xp.asarray(inv[K:])]
+            return Pi * (eq[None, :] - Pj)
+        st = self.hidden_state()
+        ki, kj = xp.asarray(ii), xp.asarray(jj)
+        VV = self.Vc[:, ki] * self.Vc[:, kj]                   # (C, K)
+        if self.loss == "ce":
+            q = self.q()
+            M = self.head().reduce(VV) - q[:, ki] * q[:, kj]   # (Vᵀ A_n V)[k, l]
+        else:
+            M = xp.sum(VV, axis=0)[None, :]                     # (VᵀV)[k, l]
+        w = st["D1"][:, ki] * st["D1"][:, kj] * M
+        if self.labels_needed(("W", "W")):
+            self.require_labels("the W-W blocks with this activation")
+            w = w + eq[None, :] * st["D2"][:, ki] * self.r()[:, ki]
+        return w
+
+
+class _Head:
+    """The logit layer ``z = F Vᵀ``; for CE, softmax probabilities chunked over classes."""
+
+    def __init__(self, F: Any, V: Any, loss: str, memory_limit: int):
+        self.F, self.V, self.loss, self.L = F, V, loss, memory_limit
+        self.xp = bk.get_xp(F)
+        self.N = int(F.shape[0])
+        self.C = int(V.shape[0])
+        self.isz = F.dtype.itemsize
+        self._lse = None
+
+    def _class_chunk(self, per_class_bytes: int) -> int:
+        return int(max(1, min(self.C, self.L // max(1, per_class_bytes))))
+
+    def lse(self) -> Any:
+        """Row-wise log-sum-exp of the logits, one pass over class chunks (online rescaling)."""
+        if self._lse is None:
+            xp, F, V = self.xp, self.F, self.V
+            rb, cc = _plan(self.L, self.N, self.C, lambda nb: 0, lambda nb: 3 * self.isz * nb,
+                           "memory_limit")
+            out = xp.empty(self.N, F.dtype)
+            for r0, r1 in _blocks(self.N, rb):
+                mx = s = None
+                for c0, c1 in _blocks(self.C, cc):
+                    Z = F[r0:r1] @ V[c0:c1].T
+                    cm = xp.max(Z, axis=1)
+                    if mx is None:
+                        mx = cm
+                        s = xp.sum(xp.exp(Z - mx[:, None]), axis=1)
+                    else:
+                        new = xp.maximum(mx, cm)
+                        s = s * xp.exp(mx - new) + xp.sum(xp.exp(Z - new[:, None]), axis=1)
+                        mx = new
+                out[r0:r1] = mx + xp.log(s)
+            self._lse = out
+        return self._lse
+
+    def probs(self, idx: Any) -> Any:
+        """Probabilities of classes ``idx`` (host or device integer array), shape (N, len)."""
+        xp = self.xp
+        idx = xp.asarray(idx)
+        return xp.exp(self.F @ self.V[idx].T - self.lse()[:, None])
+
+    def reduce(self, R: Any) -> Any:
+        """``P @ R`` for ``R`` of shape (C, k), chunked over classes (CE only)."""
+        xp = self.xp
+        lse = self.lse()[:, None]
+        k = int(R.shape[1])
+        cc = self._class_chunk(3 * self.isz * self.N)
+        out = xp.zeros((self.N, k), self.F.dtype)
+        for c0, c1 in _blocks(self.C, cc):
+            out += xp.exp(self.F @ self.V[c0:c1].T - lse) @ R[c0:c1]
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Chunking
+# --------------------------------------------------------------------------------------------
+
+def _blocks(n: int, size: int) -> list[tuple[int, int]]:
+    size = max(1, int(size))
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def _plan(limit: int, N: int, C: int, fixed: Callable[[int], int], per_col: Callable[[int], int],
+          name: str) -> tuple[int, int]:
+    """Row block ``nb`` and column chunk ``cc`` with ``fixed(nb) + per_col(nb)·cc ≤ limit``.
+
+    Prefers whole rows (``nb = N``: nothing recomputed across row blocks) as long as the column
+    chunk stays at least ``min(C, 512)`` wide; otherwise halves ``nb``. If no ``nb`` allows such
+    a chunk, takes the largest tile ``nb · cc``. Raises ValueError naming ``name`` if not even
+    ``nb = cc = 1`` fits.
+    """
+    want = min(C, _MIN_GOOD_CHUNK)
+    nb = N
+    best = None
+    while True:
+        room = limit - fixed(nb)
+        cc = room // max(1, per_col(nb)) if room > 0 else 0
+        if cc >= want:
+            return nb, int(min(C, cc))
+        if cc >= 1 and (best is None or nb * min(C, cc) > best[0] * best[1]):
+            best = (nb, int(min(C, cc)))   # else: the largest tile nb × cc that fits
+        if nb == 1:
+            break
+        nb = max(1, nb // 2)
+    if best is not None:
+        return best
+    need = fixed(1) + per_col(1)
+    raise ValueError(f"{name} must be at least {need} bytes for these sizes, got {limit}")
+
+
+def _gram(A: Any, xp: ModuleType) -> Any:
+    """``A Aᵀ`` (symmetric): NumPy's matmul calls BLAS SYRK for ``A @ A.T`` on one buffer;
+    on CuPy, cuBLAS SYRK fills one triangle, mirrored here (checked once against GEMM)."""
+    A = xp.ascontiguousarray(A)
+    if bk.backend_name(xp) == "cupy" and _cupy_syrk_ok(xp):
+        S = importlib.import_module("cupy.cublas").syrk("N", A, lower=True)
+        return xp.tril(S) + xp.tril(S, -1).T
+    return A @ A.T
+
+
+_SYRK_STATE: dict[str, bool] = {}
+
+
+def _cupy_syrk_ok(xp: ModuleType) -> bool:
+    if "ok" not in _SYRK_STATE:
+        try:
+            A = xp.asarray(np.arange(12.0).reshape(3, 4) / 7.0)
+            S = importlib.import_module("cupy.cublas").syrk("N", A, lower=True)
+            S = xp.tril(S) + xp.tril(S, -1).T
+            _SYRK_STATE["ok"] = bool(xp.allclose(S, A @ A.T, rtol=1e-12, atol=0))
+        except Exception:  # any failure: fall back to GEMM
+            _SYRK_STATE["ok"] = False
+    return _SYRK_STATE["ok"]
+
+
+def _as_f64(a: Any) -> Any:
+    return a.astype(_F64, copy=False)
+
+
+class _SymAcc:
+    """Float64 accumulators ``S += A Aᵀ`` of ``n × n`` symmetric products, and ``Σ G∘S``.
+
+    On NumPy only one triangle is computed and stored: BLAS SYRK (``n² k`` flops, half of a
+    GEMM) writes into the Fortran-ordered float64 accumulator in place (float64 ``A``) or into
+    one reused float32 buffer that is then added (float32 ``A``: float32 products, float64
+    sums); the other triangle stays 0. Elsewhere (CuPy) the accumulators are full matrices
+    (:func:`_gram`). :meth:`dot` knows which, so callers never see the difference.
+    """
+
+    def __init__(self, xp: ModuleType, n: int):
+        self.xp, self.n = xp, int(n)
+        self.tri = bk.backend_name(xp) == "numpy"
+        self._tmp = None
+
+    def zeros(self) -> Any:
+        if self.tri:
+            return np.zeros((self.n, self.n), dtype=_F64, order="F")
+        return self.xp.zeros((self.n, self.n), dtype=_F64)
+
+    def add(self, out: Any, A: Any) -> None:
+        """``out += A Aᵀ`` (one triangle on NumPy)."""
+        if not self.tri:
+            out += _as_f64(_gram(A, self.xp))
+            return
+        from scipy.linalg import blas  # noqa: PLC0415 - SciPy is a dependency; lazy for import time
+
+        At = np.ascontiguousarray(A).T          # Fortran-ordered (k, n): SYRK reads it in place
+        if At.dtype == _F64:
+            r = blas.dsyrk(1.0, At, beta=1.0, c=out, trans=1, overwrite_c=1)
+            if r is not out:                    # f2py had to copy (never for our layouts)
+                out[...] = r
+            return
+        if self._tmp is None:
+            self._tmp = np.zeros((self.n, self.n), dtype=np.float32, order="F")
+        r = blas.ssyrk(1.0, At.astype(np.float32, copy=False), beta=0.0, c=self._tmp,
+                       trans=1, overwrite_c=1)
+        out += r
+
+    def matmul(self, G: Any, W: Any) -> Any:
+        """``G @ W`` for a symmetric ``G`` made by this accumulator (BLAS SYMM on NumPy)."""
+        if not self.tri:
+            return G @ W
+        from scipy.linalg import blas  # noqa: PLC0415
+
+        W = _as_f64(W)
+        if W.flags.c_contiguous:                # (W^T G)^T: W^T is Fortran-ordered, no copy
+            return blas.dsymm(1.0, G, W.T, side=1).T
+        return blas.dsymm(1.0, G, np.asfortranarray(W))
+
+    def dot(self, G: Any, S: Any) -> float:
+        """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator."""
+        xp = self.xp
+        if not self.tri:
+            return float(xp.vdot(G.ravel(), S.ravel()))
+        g, s = G.reshape(-1, order="F"), S.reshape(-1, order="F")   # views, no copies
+        return 2.0 * float(g @ s) - float(np.diagonal(G) @ np.diagonal(S))
