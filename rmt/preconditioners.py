@@ -68,7 +68,8 @@ from typing import Any
 import numpy as np
 
 from . import backend as bk
-from .hessian import _model_kind, block, block_norms, hessian
+from .hessian import block, block_norms, hessian
+from .hessian._context import _model_kind
 from .models import LinearClassifier, OneHiddenLayer, check_data, softmax
 from .optim import loss_and_grad, params_from_model
 from .spectra import lanczos

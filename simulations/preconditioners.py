@@ -13,7 +13,8 @@ errors, κ on range(H) and Newton-step errors. ``optim``: per cell (C, optimiser
 :func:`rmt.optimizer_study.optimizer_trial` (learning rate tuned on a stated grid; steps to a
 loss-gap target; gap curve). Each part is a resumable sweep (rmt.sweep: rerun the same command
 to finish an interrupted run). ``figures`` prints the tables (mean and 95% t-interval over seeds)
-and draws errors and κ against C (log-log) and the loss-gap curves.
+and draws errors and κ against C (log-log) and the loss-gap curves; ``--tables PATH`` also
+writes the tables as markdown. Summaries and tables: :mod:`rmt.experiments.preconditioners`.
 """
 
 from __future__ import annotations
@@ -26,15 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from rmt import backend as bk
+from rmt.cli import ArgumentParser, run_command
+from rmt.experiments.preconditioners import (APPROX, LABEL, LEVEL, OPTS, markdown_tables,
+                                             open_results, summary)
 from rmt.sweep import Grid, add_sweep_arguments, run_from_args
-from rmt.validation import int_arg, real_arg
+from rmt.validation import check_writable, int_arg, real_arg
 
 PROG = "python -m simulations.preconditioners"
-APPROX = ("identity", "diagonal", "block_scalar", "block")
-LABEL = {"identity": "identity (GD)", "diagonal": "diagonal (Adam)",
-         "block_scalar": "block-scalar (Adam-mini)", "block": "block-diagonal (block Newton)"}
-OPTS = ("gd", "adam", "adam-mini", "muon")
-LEVEL = 0.95
 
 
 def hessian_cell(n_classes: int, *, seed, dim: int, n_samples: int, hidden: int | None,
@@ -80,10 +79,10 @@ def _common(p: argparse.ArgumentParser, C: list[int], d: int, N: int, seeds: int
     p.add_argument("--backend", choices=bk.BACKENDS, default="numpy")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="part", required=True)
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="part", required=True, parser_class=ArgumentParser)
     p = sub.add_parser("linear", help="linear CE model, blocks = rows of V")
     _common(p, [10, 100, 1000, 10000], 200, 400, 4)
     p.add_argument("--n-steps", type=int_arg(2), default=40, help="Lanczos steps")
@@ -103,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("linear", "hidden", "optim"):
         p.add_argument(f"--{name}", type=Path, default=Path(f"results/precond_{name}.nc"))
     p.add_argument("--figdir", type=Path, default=Path("simulations/figures"))
+    p.add_argument("--tables", type=Path, default=None,
+                   help="also write the tables as markdown to this file")
     return parser
 
 
@@ -118,98 +119,39 @@ def make_grid(args: argparse.Namespace) -> tuple:
                               seed=args.seed, fixed=fixed)
 
 
-class _Geo:
-    """A geometric mean with its interval: the t-interval of ``log`` values, exponentiated (for
-    κ, a positive, heavy-tailed quantity whose arithmetic t-interval can go below zero)."""
+def _frobenius_references(ax, ds, part: str, C, colors) -> None:
+    """Linear: the derived predictions and the retold O(1/C); hidden: a slope guide only."""
+    b = summary(ds, "frobenius_error_block").value
+    if part == "linear":
+        from rmt.catalog.preconditioners import (block_prediction_curve,  # noqa: PLC0415
+                                                 diagonal_prediction_curve)
 
-    def __init__(self, e) -> None:
-        self.e = e
-        self.value = np.exp(e.value)
-
-    def ci(self, level: float):
-        lo, hi = self.e.ci(level)
-        return np.exp(lo), np.exp(hi)
-
-
-def summary(ds, var: str):
-    """Mean and 95% t-interval over seeds of ``var`` (geometric for κ), one row per remaining
-    coordinate."""
-    from rmt.stats import mean_estimate  # noqa: PLC0415
-
-    a = np.asarray(ds[var].transpose("seed", ...).values)
-    if var.startswith("kappa"):
-        return _Geo(mean_estimate(np.log(a), axis=0))
-    return mean_estimate(a, axis=0)
-
-
-def _cell(e, i: int, fmt: str = ".3g") -> str:
-    lo, hi = e.ci(LEVEL)
-    return f"{e.value[i]:{fmt}} [{lo[i]:{fmt}}, {hi[i]:{fmt}}]"
-
-
-def print_tables(paths: dict[str, Path]) -> None:
-    """Markdown tables: mean [95% t-CI] over seeds."""
-    from rmt import results  # noqa: PLC0415
-    from rmt.stats import mean_estimate  # noqa: PLC0415
-
-    for part in ("linear", "hidden"):
-        if not paths[part].exists():
-            continue
-        ds = results.open(paths[part])
-        C = ds["n_classes"].values
-        print(f"\n{part} (d={ds.attrs.get('dim')}, N={ds.attrs.get('n_samples')}, "
-              f"sigma={ds.attrs.get('sigma')}): mean [95% t-CI] over {ds.sizes['seed']} seeds "
-              "(κ: geometric mean, t-CI of log κ)\n")
-        print("| C | P | ‖H−P‖_F/‖H‖_F | ‖H−P‖₂/‖H‖₂ | κ(P^-1/2 H P^-1/2) on range(H) | "
-              "‖ΠP⁺g − H⁺g‖/‖H⁺g‖ |")
-        print("|---|---|---|---|---|---|")
-        ests = {(a, q): summary(ds, f"{q}_{a}") for a in APPROX
-                for q in ("frobenius_error", "spectral_error", "kappa", "newton_error")}
-        for i, c in enumerate(C):
-            for a in APPROX:
-                cells = " | ".join(_cell(ests[(a, q)], i) for q in
-                                   ("frobenius_error", "spectral_error", "kappa", "newton_error"))
-                print(f"| {c} | {a} | {cells} |")
-    if paths["optim"].exists():
-        ds = results.open(paths["optim"])
-        T = ds.sizes["seed"]
-        print(f"\noptim (d={ds.attrs.get('dim')}, N={ds.attrs.get('n_samples')}): steps until "
-              f"the loss gap is <= {ds.attrs.get('target_fraction')} x its initial value, mean "
-              f"[95% t-CI] over the seeds that reached it (reached/{T}); gap after the budget "
-              "(median over seeds)\n")
-        print("| C | " + " | ".join(OPTS) + " |")
-        print("|---|" + "---|" * len(OPTS))
-        for c in ds["n_classes"].values:
-            row = []
-            for o in OPTS:
-                k = o.replace("-", "_")
-                st = ds[f"{k}_best_steps"].sel(n_classes=c).values
-                g = ds[f"{k}_final_gap"].sel(n_classes=c).values
-                ok = np.isfinite(st)
-                if ok.sum() > 1:
-                    e = mean_estimate(st[ok])
-                    lo, hi = e.ci(LEVEL)
-                    txt = f"{e.value:.1f} [{lo:.1f}, {hi:.1f}]"
-                else:
-                    txt = "—"
-                row.append(f"{txt} ({ok.sum()}/{T}); gap {np.median(g):.1e}")
-            print(f"| {c} | " + " | ".join(row) + " |")
-        print("\nchosen learning rates (per seed):")
-        for c in ds["n_classes"].values:
-            print(f"  C={c}: " + "; ".join(
-                f"{o} {np.round(ds[o.replace('-', '_') + '_best_lr'].sel(n_classes=c).values, 4)}"
-                for o in OPTS))
+        p = {"C": [int(c) for c in C], "sigma": float(ds.attrs["sigma"]),
+             "dim": int(ds.attrs["dim"]), "n_samples": int(ds.attrs["n_samples"])}
+        try:
+            bp, dg = block_prediction_curve(p), diagonal_prediction_curve(p)
+        except ValueError:       # outside the predictions' range (e.g. d ≤ 8σ²): data only
+            return
+        ax.plot(C, bp, ls="--", color=colors["block"], lw=0.8,
+                label=r"predicted $r/\sqrt{1+r^2}$")
+        ax.plot(C, dg, ls="--", color=colors["diagonal"], lw=0.8,
+                label="predicted (diagonal)")
+        ax.plot(C, dg[0] * C[0] / C, ls=":", color="0.3", lw=0.8,
+                label=r"retold $O(1/C)$ (diagonal, from $C_0$)")
+    else:
+        ax.plot(C, b[0] * np.sqrt(C[0] / C), ls=":", color="0.3", lw=0.8,
+                label=r"guide $\propto C^{-1/2}$")
 
 
 def draw(paths: dict[str, Path], figdir: Path) -> list[Path]:
-    from rmt import figures, results  # noqa: PLC0415
+    from rmt import figures  # noqa: PLC0415
 
     out: list[Path] = []
     colors = dict(zip(APPROX, figures.PALETTE))
     for part in ("linear", "hidden"):
-        if not paths[part].exists():
+        ds = open_results(paths[part])
+        if ds is None:
             continue
-        ds = results.open(paths[part])
         C = ds["n_classes"].values.astype(float)
         T = ds.sizes["seed"]
         with figures.style():
@@ -223,19 +165,26 @@ def draw(paths: dict[str, Path], figdir: Path) -> list[Path]:
                     ax.errorbar(C, e.value, yerr=[e.value - lo, hi - e.value], marker="o",
                                 ms=3, capsize=2, color=colors[a], label=LABEL[a])
                 if q == "frobenius_error":
-                    ax.plot(C, 1.4 / np.sqrt(C), ls="--", color="0.45", lw=0.8,
-                            label=r"$\propto C^{-1/2}$")
+                    _frobenius_references(ax, ds, part, C, colors)
                 ax.set_xscale("log")
                 ax.set_yscale("log")
                 ax.set_xlabel(r"classes $C$")
                 ax.set_ylabel(lab)
-            axes[0].legend(fontsize=6, loc="lower left")
+            h, lab = axes[0].get_legend_handles_labels()
+            mine = [i for i, t in enumerate(lab) if t in LABEL.values()]
+            refs = [i for i in range(len(lab)) if i not in mine]
+            axes[1].legend([h[i] for i in mine], [lab[i] for i in mine], fontsize=5,
+                           loc="lower left")
+            axes[0].legend([h[i] for i in refs], [lab[i] for i in refs], fontsize=5,
+                           loc="lower left")
             blk = "rows of V (linear CE)" if part == "linear" else "rows of W (ReLU net, CE)"
-            fig.suptitle(f"{blk}, d={ds.attrs.get('dim', '')}, N={ds.attrs.get('n_samples', '')}"
-                         f"; mean and 95% t-CI over {T} seeds (κ: geometric)", fontsize=8)
+            fig.suptitle(f"H = layer Hessian at init, blocks = {blk}, d={ds.attrs.get('dim', '')},"
+                         f" N={ds.attrs.get('n_samples', '')}; relative errors of the whole "
+                         f"layer\nmean and 95% t-CI over {T} seeds (κ: geometric mean, t-CI of "
+                         "log κ)", fontsize=7)
             out += list(figures.save(fig, figdir / f"precond_{part}"))
-    if paths["optim"].exists():
-        ds = results.open(paths["optim"])
+    ds = open_results(paths["optim"])
+    if ds is not None:
         Cs = ds["n_classes"].values
         with figures.style():
             fig, axes = figures.figure("double", nrows=1, ncols=len(Cs), aspect=0.3,
@@ -254,32 +203,41 @@ def draw(paths: dict[str, Path], figdir: Path) -> list[Path]:
                 ax.set_xlabel("step")
             np.atleast_1d(axes)[0].set_ylabel(r"$(\ell-\ell^*)/(\ell_0-\ell^*)$")
             np.atleast_1d(axes)[0].legend(fontsize=6)
-            fig.suptitle(f"linear CE, soft teacher targets; best rate per seed; median and "
-                         f"range over {ds.sizes['seed']} seeds", fontsize=8)
+            fig.suptitle(f"linear CE, soft teacher targets, d={ds.attrs.get('dim', '')}, "
+                         f"N={ds.attrs.get('n_samples', '')}; loss gap of the best rate per seed: "
+                         f"median (line) and range (band) over {ds.sizes['seed']} seeds",
+                         fontsize=7)
             out += list(figures.save(fig, figdir / "precond_optim"))
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.part == "figures":
-            paths = {k: getattr(args, k) for k in ("linear", "hidden", "optim")}
-            print_tables(paths)
-            for p in draw(paths, args.figdir):
-                print(f"wrote {p}")
-            return 0
-        f, grid = make_grid(args)
-        attrs = {"dim": args.dim, "n_samples": args.n_samples, "sigma": args.sigma,
-                 "temperature": args.temperature, "part": args.part}
-        if args.part == "optim":
-            attrs["target_fraction"] = args.target_fraction
-        run_from_args(f, grid, args, backend=args.backend, attrs=attrs)
-        print(f"wrote {args.out}")
-    except (ValueError, ImportError, OSError, RuntimeError) as exc:
-        print(f"{PROG}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_command(build_parser(), argv, _main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    from rmt.results import write_bytes_atomic  # noqa: PLC0415
+
+    if args.part == "figures":
+        paths = {k: getattr(args, k) for k in ("linear", "hidden", "optim")}
+        if args.tables is not None:
+            check_writable("--tables", args.tables)
+        text = markdown_tables(paths)
+        print(text)
+        if args.tables is not None:
+            print(f"wrote {write_bytes_atomic(args.tables, text.encode())}")
+        for p in draw(paths, args.figdir):
+            print(f"wrote {p}")
+        return 0
+    f, grid = make_grid(args)
+    attrs = {"dim": args.dim, "n_samples": args.n_samples, "sigma": args.sigma,
+             "temperature": args.temperature, "part": args.part}
+    if args.part == "optim":
+        attrs["target_fraction"] = args.target_fraction
+    if args.part == "hidden":
+        attrs["hidden"] = args.hidden
+    run_from_args(f, grid, args, backend=args.backend, attrs=attrs)
+    print(f"wrote {args.out}")
     return 0
 
 

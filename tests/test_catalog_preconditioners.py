@@ -1,17 +1,9 @@
-"""Claims of the preconditioner family: estimators, predictions, verdicts and planted rivals.
-
-The module is written against the Rival API of rmt.claims (BRIEF.md); until that API is on main
-these tests are skipped.
-"""
+"""Claims of the preconditioner family: estimators, predictions, verdicts and planted rivals."""
 
 import numpy as np
 import pytest
 
 import rmt.claims as claims
-
-pytestmark = pytest.mark.skipif(not hasattr(claims, "Rival"),
-                                reason="rmt.claims has no Rival API yet (helper core-a)")
-
 
 @pytest.fixture(scope="module")
 def catalog():
@@ -52,6 +44,24 @@ def test_quick_verdicts_hold_and_planted_rivals_never_hold(catalog, cid):
         assert planted.verdict.status != "holds", planted.verdict.reason
 
 
-def test_every_claim_has_rivals(catalog):
-    _, reg = catalog
+def test_every_claim_has_rivals_and_is_in_the_catalog(catalog):
+    cp, reg = catalog
     assert claims.claims_without_rivals(reg) == []
+    import rmt.catalog
+
+    assert "preconditioners" in rmt.catalog.FAMILIES
+    assert set(cp.CLAIM_IDS) <= set(claims.registry())
+    names = [r.name for r in reg["precond-diagonal-frobenius-rate"].rivals]
+    assert "retold O(1/C)" in names
+
+
+def test_diagonal_prediction_tends_to_the_gamma_limit(catalog):
+    """The independent-weight formula rises towards (γe^{σ²}/(1+γe^{σ²}))^{1/2}, not to 0."""
+    cp, _ = catalog
+    g, s2 = 0.5, 1.0
+    lim = np.sqrt(g * np.exp(s2) / (1 + g * np.exp(s2)))
+    y = cp.diagonal_prediction_curve({"C": [10, 1000, 10**6], "sigma": 1.0, "dim": 200,
+                                      "n_samples": 400})
+    assert y[0] < y[1] < y[2]
+    # finite d, N: the formula's large-C value differs from the d, N → ∞ limit by O(1/d)
+    assert y[2] == pytest.approx(lim, abs=5.0 / 200)

@@ -2,12 +2,13 @@
 
 One module per family: ``foundation`` (exact Hessian identities), ``laws`` (spectral laws),
 ``block_ratio`` (block-diagonal structure against C), ``lindeberg`` (the interpolation step),
+``preconditioners`` (what the structure buys diagonal, block-scalar and block preconditioners),
 ``torch_blocks`` (PyTorch models by HVPs; registers nothing without torch, see its ``SKIPPED``).
 """
 
 import importlib
 
-FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "torch_blocks")
+FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "torch_blocks", "preconditioners")
 
 for _name in FAMILIES:
     try:
