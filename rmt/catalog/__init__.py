@@ -2,13 +2,15 @@
 
 One module per family: ``foundation`` (exact Hessian identities), ``laws`` (spectral laws),
 ``block_ratio`` (block-diagonal structure against C), ``lindeberg`` (the interpolation step),
-``preconditioners`` (what the structure buys diagonal, block-scalar and block preconditioners),
-``torch_blocks`` (PyTorch models by HVPs; registers nothing without torch, see its ``SKIPPED``).
+``training`` (the block structure along training: the dynamic force), ``preconditioners`` (what
+the structure buys diagonal, block-scalar and block preconditioners), ``torch_blocks`` (PyTorch
+models by HVPs; registers nothing without torch, see its ``SKIPPED``).
 """
 
 import importlib
 
-FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "torch_blocks", "preconditioners")
+FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "training", "preconditioners",
+            "torch_blocks")
 
 for _name in FAMILIES:
     try:
