@@ -3,8 +3,9 @@
 One module per family: ``foundation`` (exact Hessian identities), ``laws`` (spectral laws),
 ``block_ratio`` (block-diagonal structure against C), ``hidden`` (the one-hidden-layer net's
 W-blocks), ``lindeberg`` (the interpolation step), ``training`` (the block structure along
-training: the dynamic force), ``torch_blocks`` (PyTorch models by HVPs; registers nothing
-without torch, see its ``SKIPPED``).
+training: the dynamic force), ``preconditioners`` (what the structure buys diagonal,
+block-scalar and block preconditioners), ``torch_blocks`` (PyTorch models by HVPs; registers
+nothing without torch, see its ``SKIPPED``).
 """
 
 import importlib
@@ -13,7 +14,7 @@ import sys
 __all__ = ["FAMILIES", "skipped"]
 
 FAMILIES = ("foundation", "laws", "block_ratio", "hidden", "lindeberg", "training",
-            "torch_blocks")
+            "preconditioners", "torch_blocks")
 
 for _name in FAMILIES:
     try:
