@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "check_int",
+    "check_index",
     "check_real",
     "check_choice",
     "check_probability",
@@ -45,6 +46,18 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be an integer{rng}, got {value}")
     return value
+
+
+def check_index(name: str, value: Any, n: int) -> int:
+    """An index into ``n`` items: an integer (Python, NumPy or a 0-d integer array) in
+    ``[0, n - 1]``. Unlike :func:`check_int`, a float such as ``1.0`` is refused: an index
+    that arrives as a float is almost always a computed value gone wrong."""
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if (isinstance(value, (bool, np.bool_, float, complex, np.floating, np.complexfloating))
+            or kind in ("b", "f", "c")):
+        raise ValueError(f"{name} must be an integer in [0, {n - 1}], got {value!r} "
+                         f"({type(value).__name__})")
+    return check_int(name, value, 0, n - 1)
 
 
 def check_real(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
@@ -90,8 +103,11 @@ def check_matrix(name: str, a: Any, xp: Any = np, *, rows: int | None = None,
                  cols: int | None = None) -> Any:
     """Check that ``a`` is a finite 2-D floating array with the given shape (None: any)."""
     ndim = getattr(a, "ndim", None)
+    if ndim is None:
+        raise ValueError(f"{name} must be a 2-D array, got {type(a).__name__} (convert it with "
+                         "numpy.asarray)")
     if ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {getattr(a, 'shape', None)}")
+        raise ValueError(f"{name} must be a 2-D array, got shape {a.shape}")
     r, c = a.shape
     if (rows is not None and r != rows) or (cols is not None and c != cols):
         want = f"({'any' if rows is None else rows}, {'any' if cols is None else cols})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
+from rmt.results import atomic_path
 from rmt.validation import check_choice, check_int, check_real
 
 from ._checks import _check_axes, _check_text
@@ -384,18 +384,10 @@ def save(fig: Figure, path_stem: str | os.PathLike, formats: str | Sequence[str]
         fig.draw_without_rendering()
         for fmt in fmts:
             final = stem.with_name(f"{stem.name}.{fmt}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; a figure is for sharing
-                os.replace(tmp, final)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            # rmt.results' one atomic-write helper: the file gets the umask's mode, like
+            # any file the user writes (mkstemp's 0600 would hide a figure from the group).
+            with atomic_path(final) as tmp, open(tmp, "wb") as fh:
+                fig.savefig(fh, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
             written.append(final)
     return tuple(written)
 
