@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rmt.validation import arg_type, check_int, check_writable, int_arg, real_arg
+from rmt.validation import arg_type, check_int, check_memory, check_writable, int_arg, real_arg
 
-__all__ = ["main", "build_parser", "ArgumentParser", "UsageError", "run_command"]
+__all__ = ["main", "build_parser", "ArgumentParser", "UsageError", "run_command",
+           "hessian_memory"]
 
 
 class UsageError(Exception):
@@ -203,7 +204,7 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
         raise UsageError("rmt hessian: error: --method sampled estimates the CE aggregate over "
                          "rows of V: it needs --loss ce and --blocks V")
     xp = bk.xp_for(args.backend)
-    _check_hessian_memory(args, xp)          # before anything of that size is allocated
+    _check_hessian_memory(args)              # before anything of that size is allocated
     method, reason, predicted = _hessian_method(args, xp, can_sample)
     if not args.quiet and (method == "sampled" or predicted > _PROGRESS_AFTER_S):
         print(f"rmt hessian: {method} ({reason})", file=sys.stderr, flush=True)
@@ -270,20 +271,21 @@ def _cmd_hessian(args: argparse.Namespace) -> int:
 _PROGRESS_AFTER_S = 10.0
 #: Problems below this many flops run exactly without timing the machine first.
 _SMALL_FLOPS = 2e9
-_GIB = float(1 << 30)
 
 
-def _hessian_inputs(args: argparse.Namespace) -> list[tuple[str, float]]:
-    """Bytes of what ``rmt hessian`` holds whole: the model, the data and per-sample arrays,
-    plus the smallest working set of the chunked loops (one 1024-row tile of their plan)."""
-    isz = 4 if args.dtype == "float32" else 8
-    N, d, C = args.samples, args.dim, args.classes
-    p = d if args.model == "linear" else args.hidden
-    parts = [(f"V: C × {'d' if p == d else 'm'}", float(C) * p * isz),
+def hessian_memory(N: int, d: int, C: int, dtype: str = "float64", hidden: int | None = None
+                   ) -> list[tuple[str, float]]:
+    """(what, bytes) that a block ratio of the linear (``hidden=None``) or one-hidden-layer
+    model holds whole: the model, the data, per-sample arrays, and the smallest working set of
+    the chunked loops of :mod:`rmt.hessian` (one 1024-row tile of their plan; the rest is
+    chunked to the memory limit). For :func:`rmt.validation.check_memory`."""
+    isz = 4 if dtype == "float32" else 8
+    p = d if hidden is None else hidden
+    parts = [("V: C × " + ("d" if hidden is None else "m"), float(C) * p * isz),
              ("X: N × d", float(N) * d * isz)]
-    if args.model == "hidden":
-        parts += [("W: m × d", float(args.hidden) * d * isz),
-                  ("hidden activations: 3 × N × m", 3.0 * N * args.hidden * isz)]
+    if hidden is not None:
+        parts.append(("W and hidden activations: m × d + 3 × N × m",
+                      (float(hidden) * d + 3.0 * N * hidden) * isz))
     nb, cc = min(N, 1024), min(C, 512)
     parts.append(("working set (one tile of the chunked loops)",
                   (40 + 3 * isz) * nb * nb + 8.0 * nb * p + (8 * isz * nb + isz * p) * cc
@@ -291,28 +293,22 @@ def _hessian_inputs(args: argparse.Namespace) -> list[tuple[str, float]]:
     return parts
 
 
-def _check_hessian_memory(args: argparse.Namespace, xp: Any) -> None:
+def _check_hessian_memory(args: argparse.Namespace) -> None:
     """Refuse, in one line, sizes whose inputs do not fit the free memory of the backend."""
-    from rmt import backend as bk
-
-    parts = _hessian_inputs(args)
-    need = sum(b for _, b in parts)
-    free = float(bk.free_memory_bytes(xp))
-    where = "host" if args.backend == "numpy" else "device"
-    if need <= free:
-        return
-    big = ", ".join(f"{w} {b / _GIB:.3g} GiB" for w, b in sorted(parts, key=lambda t: -t[1])[:3])
-    tips = []
-    if args.dtype == "float64":
-        tips.append("--dtype float32 halves it")
-    tips.append(f"shrink C·d (the model) and N·d (the data) about {need / free:.2g}×")
+    tips = ["--dtype float32 halves it"] if args.dtype == "float64" else []
+    tips.append("shrink C·d (the model) or N·d (the data)")
     if args.backend == "numpy":
         tips.append("or use --backend cupy on a GPU with that much memory")
-    raise UsageError(
-        f"rmt hessian: error: --classes {args.classes} --dim {args.dim} --samples {args.samples} need ≈ "
-        f"{need / _GIB:.3g} GiB ({big}; {args.dtype}) but {free / _GIB:.3g} GiB of {where} memory "
-        f"are free; {', '.join(tips)} (the block computations are chunked to fit; the model and "
-        f"data must fit whole)")
+    try:
+        check_memory(f"--classes {args.classes} --dim {args.dim} --samples {args.samples} "
+                     f"({args.dtype})", hessian_memory(args.samples, args.dim, args.classes,
+                                                        args.dtype, args.hidden
+                                                        if args.model == "hidden" else None),
+                     args.backend,
+                     ", ".join(tips) + " (the block computations are chunked to fit; the model "
+                     "and data must fit whole)")
+    except ValueError as exc:
+        raise UsageError(f"rmt hessian: error: {exc}") from None
 
 
 def _hessian_method(args: argparse.Namespace, xp: Any, can_sample: bool

@@ -25,6 +25,7 @@ __all__ = [
     "check_matrix",
     "check_list",
     "check_writable",
+    "check_memory",
     "arg_type",
     "int_arg",
     "real_arg",
@@ -238,3 +239,45 @@ def check_writable(name: str, path: Any) -> Path:
         reason = exc.strerror or str(exc)
         raise ValueError(f"{name} {str(path)!r} cannot be written ({reason} in {folder})") from None
     return target
+
+
+def check_memory(what: str, parts: Iterable[tuple[str, float]], backend: str = "numpy",
+                 advice: str = "") -> float:
+    """Check, before allocating, that the arrays of a computation fit the free memory.
+
+    Parameters
+    ----------
+    what : str
+        The sizes being checked, as the user gave them (``"--dim 4000 --n-samples 8000"``).
+    parts : iterable of (description, bytes)
+        What has to be held at once, e.g. ``("X: N × d", 8 * N * d)``.
+    backend : {"numpy", "cupy"}
+        Whose memory: the host's or the GPU's (:func:`rmt.backend.free_memory_bytes`).
+    advice : str
+        How to make it fit (a smaller size, ``--dtype float32``, another backend).
+
+    Returns
+    -------
+    float
+        The estimate in bytes.
+
+    Raises
+    ------
+    ValueError
+        One line: the estimate, its largest parts, the free memory and ``advice``.
+    """
+    from rmt import backend as bk  # noqa: PLC0415 - keep this module free of array imports
+
+    parts = [(str(w), float(b)) for w, b in parts]
+    need = sum(b for _, b in parts)
+    if bk.resolve_backend(backend) == "cupy":
+        free, where = float(bk.free_memory_bytes(bk.xp_for("cupy"))), "GPU"
+    else:
+        free, where = float(bk.free_memory_bytes(np)), "host"
+    if need <= free:
+        return need
+    gib = float(1 << 30)
+    big = ", ".join(f"{w} {b / gib:.3g} GiB" for w, b in sorted(parts, key=lambda t: -t[1])[:3])
+    raise ValueError(f"{what} need ≈ {need / gib:.3g} GiB ({big}) but {free / gib:.3g} GiB of "
+                     f"{where} memory are free (about {need / free:.2g}× too much)"
+                     + (f"; {advice}" if advice else ""))

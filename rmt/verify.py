@@ -336,7 +336,7 @@ def redraw_figures(results_path: str | os.PathLike, out_dir: str | os.PathLike) 
             plt.close("all")
             failed.append(f"{row['id']} ({type(exc).__name__}: {exc})")
             warnings.warn(f"figure of claim {row['id']} not drawn: its stored numbers are "
-                          f"incomplete ({type(exc).__name__}: {exc})", RuntimeWarning,
+                          f"incomplete ({type(exc).__name__}: {exc})", UserWarning,
                           stacklevel=2)
     if failed and not written:
         raise ValueError(f"from: no figure could be drawn from {str(path)!r}: "

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rmt import backend as bk
-from rmt.cli import ArgumentParser, run_command
+from rmt.cli import ArgumentParser, hessian_memory, run_command
 from rmt.experiments.block_ratio import (
     LAYOUT,
     assemble_hidden,
@@ -44,7 +44,7 @@ from rmt.experiments.block_ratio import (
 )
 from rmt.predictions import MAX_SIGMA
 from rmt.sweep import Grid, add_sweep_arguments, budget, run_from_args
-from rmt.validation import check_writable, int_arg, real_arg
+from rmt.validation import check_memory, check_writable, int_arg, real_arg
 
 PROG = "python -m simulations.block_ratio"
 OUT = {"linear": "results/block_ratio.nc", "hidden": "results/block_ratio_hidden.nc"}
@@ -240,6 +240,9 @@ def _main(args: Any) -> int:
     from rmt import results  # noqa: PLC0415
 
     if args.scale_check:
+        check_memory(f"--N {args.N} --d {args.d} --C {args.C[0] if args.C else 16000}",
+                     hessian_memory(args.N, args.d, args.C[0] if args.C else 16000, args.dtype),
+                     args.backend, "lower --N, --d or --C")
         for line in scale_check(args.N, args.d, args.C[0] if args.C else 16000, seed=args.seed,
                                 backend=args.backend, dtype=args.dtype,
                                 memory_limit=args.memory_limit):
@@ -252,6 +255,12 @@ def _main(args: Any) -> int:
             raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
     else:
         check_writable("--out", args.out)
+        n_max = max(round(args.dim / g) for g in args.gamma)
+        check_memory(f"--dim {args.dim} with N = d/γ up to {n_max} and C up to {max(args.C)}",
+                     hessian_memory(n_max, args.dim, max(args.C), args.dtype,
+                                    args.hidden if args.model == "hidden" else None),
+                     args.backend, "lower --dim, --c-max (or --C), or raise --gamma"
+                     + (", or use --dtype float32" if args.dtype == "float64" else ""))
         results._import_xarray()  # the extra's name now, not after the calibration
         grid = make_grid(args)
         lines, estimate = estimate_lines(args.model, grid, args.budget)

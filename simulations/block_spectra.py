@@ -38,7 +38,7 @@ from rmt import backend as bk
 from rmt.cli import ArgumentParser, run_command
 from rmt.experiments.block_spectra import BLOCKS, COUPLINGS, LAYOUT, assemble, cell, summary_lines
 from rmt.sweep import Grid, add_sweep_arguments, run_from_args
-from rmt.validation import check_writable, int_arg, real_arg
+from rmt.validation import check_memory, check_writable, int_arg, real_arg
 
 PROG = "python -m simulations.block_spectra"
 MAX_FIGURE_ROWS = 12
@@ -81,6 +81,16 @@ def make_grid(args: Any) -> Grid:
                 fixed={"dim": args.dim, "n_samples": args.n_samples, "bins": args.bins,
                        "law_samples": args.law_samples, "law_seed": args.seed,
                        "backend": args.backend, "dtype": args.dtype})
+
+
+def cell_memory(args: Any) -> list[tuple[str, float]]:
+    """What one cell holds at once (per worker): the four d × d blocks, the eigensolver's
+    float64 copies and workspace, and the data ``X``, ``X̃`` with the weights."""
+    isz = 4 if args.dtype == "float32" else 8
+    d, N = float(args.dim), float(args.n_samples)
+    return [("four d × d blocks", 4 * d * d * isz),
+            ("eigensolver copies and workspace", 6 * d * d * 8),
+            ("X, X̃ and weights: 2 × N × d", (2 * N * d + 4 * N) * isz)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +160,9 @@ def _main(args: Any) -> int:
             raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
     else:
         check_writable("--out", args.out)
+        check_memory(f"--dim {args.dim} --n-samples {args.n_samples}", cell_memory(args),
+                     args.backend, "lower --dim (the blocks are d × d) or --n-samples"
+                     + (", or use --dtype float32" if args.dtype == "float64" else ""))
         raw = run_from_args(cell, make_grid(args), args, backend=args.backend)
         results.save(assemble(raw), args.out)
         ds = results.open(args.out)  # the summary and figure come from the file alone

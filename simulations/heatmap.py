@@ -131,6 +131,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: Any) -> int:
     for suffix in (".pdf", ".png"):
         check_writable("--out", args.out.with_suffix(suffix))
+    from rmt.hessian import MAX_DENSE_PARAMS  # noqa: PLC0415
+
+    # Each panel is a dense Hessian of P parameters (P² entries): refuse before drawing any.
+    big = max(args.C) * args.dim
+    if args.hidden:
+        big = max(big, max(args.C) * args.hidden + args.hidden * args.hidden_dim)
+    if big > MAX_DENSE_PARAMS:
+        raise ValueError(f"--C {max(args.C)} with --dim {args.dim} (and --hidden {args.hidden}, "
+                         f"--hidden-dim {args.hidden_dim}) makes a dense Hessian of {big} "
+                         f"parameters ({8 * big * big / 2**30:.3g} GiB); a panel allows at most "
+                         f"{MAX_DENSE_PARAMS}: lower --C or the dimensions")
     panels = matrices(args)
     written = make_figure(panels, len(args.C), args.out, args)
     for p in panels:

@@ -45,11 +45,13 @@ from rmt.experiments.lindeberg import (
     REGIME_LABELS,
     REGIMES,
     WEIGHTS,
+    fill_defaults,
     markdown_table,
     simulate,
     to_json,
 )
 from rmt.validation import (
+    check_memory,
     check_writable,
     choice_list_arg,
     int_arg,
@@ -113,6 +115,21 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--no-figure", action="store_true", help="write the results file only")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
     return p
+
+
+def trial_memory(args: Any) -> list[tuple[str, float]]:
+    """What the largest trial holds at once: its d × d covariances (two per t on the coupled
+    estimator; on the path also the replacement increments), their float64 eigensolver copy,
+    and the data ``X``, ``X̃`` and the coupled copy (N × d each)."""
+    isz = 4 if args.dtype == "float32" else 8
+    sizes = [(max(args.dims), 2 * len(args.t_grid))]
+    if not args.no_path:
+        sizes.append((args.path_dim, 3 * args.path_points))
+    d, k = max(sizes, key=lambda t: t[0] ** 2 * t[1])
+    N = max(1.0, round(d / args.gamma))
+    return [(f"{k} covariances d × d (d = {d})", k * float(d) * d * isz),
+            ("their eigensolver copy", k * float(d) * d * 8),
+            ("X, X̃ and the coupled copy: 3 × N × d", 3.0 * N * d * isz)]
 
 
 def _cplx(d: dict) -> np.ndarray:
@@ -271,6 +288,12 @@ def _main(args: Any) -> int:
     from rmt.results import write_bytes_atomic  # noqa: PLC0415
 
     path = check_writable("--out", args.out + ".json")  # before minutes of work
+    fill_defaults(args)
+    check_memory(f"--dims up to {max(args.dims)}" + ("" if args.no_path else
+                                                      f" and --path-dim {args.path_dim}"),
+                 trial_memory(args), args.backend,
+                 "lower --dims" + ("" if args.no_path else " or --path-dim")
+                 + (", or use --dtype float32" if args.dtype == "float64" else ""))
     results = simulate(args, None if args.quiet else lambda line: print(line, flush=True))
     write_bytes_atomic(path, to_json(results))
     written = [str(path)]
