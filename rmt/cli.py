@@ -412,8 +412,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     def progress(res: Any) -> None:
         done.append(res)
         if not args.quiet:
+            # ETA at the pace so far (claims differ in cost: a rough guide, said as such).
+            spent = time.perf_counter() - t0
+            left = n_total - len(done)
+            eta = f", ≈ {spent / len(done) * left:.0f} s left at this pace" if left else ""
             print(f"[{len(done)}/{n_total}] {res.claim.id}: {res.verdict.status} "
-                  f"({res.seconds:.1f} s)", file=sys.stderr, flush=True)
+                  f"({res.seconds:.1f} s; {spent:.0f} s elapsed{eta})", file=sys.stderr,
+                  flush=True)
 
     t0 = time.perf_counter()
     results = verify(args.claims, scale=args.scale, seed=args.seed, backend=args.backend,

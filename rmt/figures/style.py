@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -390,6 +391,45 @@ def save(fig: Figure, path_stem: str | os.PathLike, formats: str | Sequence[str]
                 fig.savefig(fh, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
             written.append(final)
     return tuple(written)
+
+
+def caption(fig: Figure, text: str, *, fontsize: float = 7.0) -> Any:
+    """Put a caption under the axes, inside the figure, and grow the figure to hold it.
+
+    Say there what the marks, bars and lines are (error bars: what, which level, over how
+    many seeds), which blocks and which norm: a figure must read without the paper's text.
+    The text is wrapped to the figure's width (plain text with Unicode symbols: mathtext
+    would be cut by the wrapping); the axes keep their size.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure made by :func:`figure` (constrained layout).
+    text : str
+        The caption; runs of white space become one space.
+    fontsize : float
+        In points, in [4, 12].
+
+    Returns
+    -------
+    matplotlib.text.Text
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib.figure.Figure, got {type(fig).__name__}")
+    text = " ".join(_check_text("text", text).split())
+    fontsize = check_real("fontsize", fontsize, 4.0, 12.0)
+    w, h = fig.get_size_inches()
+    # ≈ 0.55 em per glyph in the house sans font; a little slack keeps lines inside the frame.
+    lines = textwrap.wrap(text, max(20, int(0.97 * w * 72 / (0.55 * fontsize))))
+    pad = 3.0 / 72
+    extra = len(lines) * 1.2 * fontsize / 72 + 2 * pad
+    fig.set_figheight(h + extra)
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0.0, extra / (h + extra), 1.0, 1.0 - extra / (h + extra)))
+    with _house():
+        return fig.text(0.012, pad / (h + extra), "\n".join(lines), ha="left", va="bottom",
+                        fontsize=fontsize, linespacing=1.2)
 
 
 def colorbar(ax: Axes, mappable: Any = None, label: str | None = None, *,

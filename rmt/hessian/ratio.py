@@ -58,7 +58,7 @@ class BlockRatio:
     """Off-diagonal / diagonal block ratios of one layer of the Hessian.
 
     Per-block ratio of an ordered pair ``i ≠ j``: ``r_ij = ‖H_ij‖_F / ‖H_ii‖_F`` (denominator:
-    the diagonal block of the *row* index, as in DESIGN.md; ``r_ij ≠ r_ji`` in general). The
+    the diagonal block of the *row* index, as in docs/design.md; ``r_ij ≠ r_ji`` in general). The
     per-block statistics summarise ``r_ij`` over the pairs used (all ordered pairs, or a seeded
     sample without replacement). ``per_block_sem`` is the standard error of their mean as an
     estimate of the all-pairs mean *of this Hessian* (finite-population corrected; 0 when all
