@@ -15,11 +15,16 @@ Run ``python benchmarks/bench_laws.py`` (``--quick`` for fewer repetitions). Pri
 
 Timings are the best of ``repeat`` runs after a warm-up, wall clock, on whatever CPU this is
 (the load average is printed: the suite shares its machine).
+
+:func:`pdf_speed` times ``MarchenkoPastur.pdf`` against the bare closed-form density written the
+ways peers write it, in one paired in-process loop, and returns the figures (a peer comparison
+script calls it); ``python benchmarks/bench_laws.py --pdf-only`` prints just that table.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -37,6 +42,88 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
         out = fn()
         best = min(best, time.perf_counter() - t)
     return best, out
+
+
+def raw_mp_pdfs(ratio: float, scale: float = 1.0) -> dict:
+    """The Marchenko–Pastur density as a bare closed form, three ways (timing yardsticks only:
+    none checks its input, and the first two warn or return NaN at x = 0 or |x| > 1e154)."""
+    a, b = scale * (1 - math.sqrt(ratio)) ** 2, scale * (1 + math.sqrt(ratio)) ** 2
+    c = 2 * math.pi * ratio * scale
+
+    def one_liner(x):
+        return np.sqrt(np.maximum((b - x) * (x - a), 0.0)) / (c * x)
+
+    def relu_product(x):  # the product of two clamped factors under errstate
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sqrt(np.maximum(b - x, 0.0) * np.maximum(x - a, 0.0)) / (c * x)
+
+    def masked(x):        # zeros, then the formula on the points inside the bulk
+        out = np.zeros_like(x)
+        m = (x > a) & (x < b)
+        xm = x[m]
+        out[m] = np.sqrt((b - xm) * (xm - a)) / (c * xm)
+        return out
+
+    return {"one-liner": one_liner, "relu product": relu_product, "masked": masked}
+
+
+def pdf_speed(n: int = 1000, ratio: float = 0.5, rounds: int = 300, calls: int = 10) -> dict:
+    """``MarchenkoPastur(ratio).pdf`` against :func:`raw_mp_pdfs` on ``n`` points spanning the bulk
+    ± 0.2, in one paired loop: each round times ``calls`` calls of every function, in an order
+    that alternates between rounds, so that drifts of the machine's speed hit all alike.
+
+    Returns
+    -------
+    dict
+        ``n``, ``rounds``, ``calls``, ``load`` (1-minute load average at the start),
+        ``rmt_us`` and ``raw_us[name]`` (per-call time, microseconds: the minimum over rounds,
+        the least disturbed figure on a shared machine, and the median), and ``ratio[name]``:
+        the median over rounds of the per-round ratio rmt / raw, with its 10–90 % range.
+    """
+    from rmt.laws import MarchenkoPastur  # noqa: PLC0415
+
+    law = MarchenkoPastur(ratio)
+    lo, hi = law.support()
+    x = np.linspace(lo - 0.2, hi + 0.2, n)
+    fns = {"rmt": law.pdf, **raw_mp_pdfs(ratio)}
+    for f in fns.values():
+        f(x)  # warm-up
+    times = {k: np.empty(rounds) for k in fns}
+    names = list(fns)
+    load = os.getloadavg()[0]
+    for r in range(rounds):
+        for k in (names if r % 2 else names[::-1]):
+            f = fns[k]
+            t = time.perf_counter()
+            for _ in range(calls):
+                f(x)
+            times[k][r] = (time.perf_counter() - t) / calls * 1e6
+    out = {"n": n, "rounds": rounds, "calls": calls, "load": load,
+           "rmt_us": {"min": float(times["rmt"].min()), "median": float(np.median(times["rmt"]))},
+           "raw_us": {}, "ratio": {}}
+    for k in names[1:]:
+        ratio_r = times["rmt"] / times[k]
+        out["raw_us"][k] = {"min": float(times[k].min()), "median": float(np.median(times[k]))}
+        out["ratio"][k] = {"median": float(np.median(ratio_r)),
+                           "q10": float(np.quantile(ratio_r, 0.1)),
+                           "q90": float(np.quantile(ratio_r, 0.9)),
+                           "of_minima": float(times["rmt"].min() / times[k].min())}
+    return out
+
+
+def print_pdf_speed(sizes=(1000, 10_000, 100_000)) -> None:
+    print("# MarchenkoPastur.pdf against bare closed forms (paired loop; per-call µs: min / "
+          "median over rounds; ratio rmt/raw: median of per-round ratios [10-90 %], ratio of "
+          "minima)")
+    for n in sizes:
+        s = pdf_speed(n, rounds=300 if n <= 10_000 else 60)
+        print(f"n = {n:,} points, {s['rounds']} rounds x {s['calls']} calls, load average "
+              f"{s['load']:.1f}: rmt {s['rmt_us']['min']:.1f} / {s['rmt_us']['median']:.1f} us")
+        for k, r in s["ratio"].items():
+            t = s["raw_us"][k]
+            print(f"  vs {k:13s} {t['min']:8.1f} / {t['median']:8.1f} us   ratio "
+                  f"{r['median']:.2f} [{r['q10']:.2f}, {r['q90']:.2f}], of minima "
+                  f"{r['of_minima']:.2f}")
 
 
 def mp_reference_cdf(g: float, x: np.ndarray) -> np.ndarray:
@@ -112,7 +199,12 @@ def scipy_mp(g: float):
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="one repetition per timing")
+    ap.add_argument("--pdf-only", action="store_true",
+                    help="only the MarchenkoPastur.pdf overhead table (pdf_speed)")
     args = ap.parse_args(argv)
+    if args.pdf_only:
+        print_pdf_speed()
+        return
     rep = 1 if args.quick else 5
     rows: list[tuple[str, str, str]] = []
 

@@ -1,6 +1,8 @@
 """rmt side by side with its peers, in one command: one Markdown table of time ratios.
 
-    pip install -e '.[bench]'           # torch, curvlinops-for-pytorch, mpmath
+    pip install torch==2.13.0 && pip install -e '.[bench]'   # CPU torch, mpmath
+    pip install --no-deps curvlinops-for-pytorch backpack-for-pytorch einconv unfoldNd \
+        linear_operator einops opt_einsum   # curvlinops without its CUDA torch
     python -m benchmarks.peers          # a few minutes; --quick: about a minute; --full: more
     python -m benchmarks.peers --readme # also rewrite the README's generated Performance block
 

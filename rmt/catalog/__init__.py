@@ -1,12 +1,13 @@
 """The suite's own claims, registered with :mod:`rmt.claims` on import.
 
 One module per family: ``foundation`` (exact Hessian identities), ``laws`` (spectral laws),
-``block_ratio`` (block-diagonal structure against C), ``lindeberg`` (the interpolation step).
+``block_ratio`` (block-diagonal structure against C), ``lindeberg`` (the interpolation step),
+``torch_blocks`` (PyTorch models by HVPs; registers nothing without torch, see its ``SKIPPED``).
 """
 
 import importlib
 
-FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg")
+FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "torch_blocks")
 
 for _name in FAMILIES:
     try:

@@ -1,7 +1,7 @@
 r"""The exact aggregate block sums of the CE softmax layer, and a bound on their rounding error.
 
 For ``H_ij = (1/N) Σ_n A_n[i, j] f_n f_nᵀ`` with ``A_n = diag(p_n) − p_n p_nᵀ`` both sums are
-double sums over sample pairs (docs/design.md §1): with ``G = (F Fᵀ)∘²``, ``P = softmax(F Vᵀ)``,
+double sums over sample pairs (docs/design.md): with ``G = (F Fᵀ)∘²``, ``P = softmax(F Vᵀ)``,
 ``Q = P − P∘P``, ``S1 = P Pᵀ``, ``S4 = (P∘P)(P∘P)ᵀ``,
 
 * ``Σ_i ‖H_ii‖²_F = (1/N²) Σ G∘(Q Qᵀ)``,

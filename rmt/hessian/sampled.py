@@ -1,6 +1,6 @@
 r"""The aggregate block ratio of the CE softmax layer from sampled sample pairs, with a CI.
 
-Both sums behind the aggregate ratio are double sums over sample pairs (docs/design.md §1):
+Both sums behind the aggregate ratio are double sums over sample pairs (docs/design.md):
 ``Σ_i ‖H_ii‖²_F = (1/N²) Σ_{n,m} G_nm (QQᵀ)_nm`` and
 ``Σ_{i≠j} ‖H_ij‖²_F = (1/N²) Σ_{n,m} G_nm ((S1_nm)² − (S4)_nm)``. A pair's term costs
 ``O(C + p)`` once the softmax rows ``p_n``, ``p_m`` are known, but a softmax row costs
