@@ -31,7 +31,9 @@ import numpy as np
 from rmt import backend as bk
 from rmt.cli import ArgumentParser, hessian_memory, run_command
 from rmt.experiments.block_ratio import (
+    FINITE_SIGMA_FEATURES,
     LAYOUT,
+    add_finite_sigma_prediction,
     assemble_hidden,
     assemble_linear,
     c_grid,
@@ -46,6 +48,7 @@ from rmt.experiments.block_ratio import (
 from rmt.predictions import MAX_SIGMA
 from rmt.sweep import Grid, add_sweep_arguments, budget, run_from_args
 from rmt.validation import check_memory, check_writable, int_arg, real_arg
+from simulations.block_ratio_figures import make_figure
 
 PROG = "python -m simulations.block_ratio"
 OUT = {"linear": "results/block_ratio.nc", "hidden": "results/block_ratio_hidden.nc"}
@@ -73,6 +76,10 @@ def build_parser() -> ArgumentParser:
                    help="hidden units m (--model hidden; default 8)")
     p.add_argument("--loss", choices=("ce", "mse"), nargs="+", default=None,
                    help="losses (--model hidden; default ce mse)")
+    p.add_argument("--prediction-features", type=int_arg(0), default=FINITE_SIGMA_FEATURES,
+                   help="--model hidden: Monte Carlo draws for the CE W-block prediction at "
+                        f"the run's sigma (rmt.hidden_prediction; about 1 s per C; 0: skip, "
+                        f"else >= 1024; default {FINITE_SIGMA_FEATURES})")
     p.add_argument("--seeds", type=int_arg(2), default=4, help="seeds per grid point (default 4)")
     p.add_argument("--pairs", type=int_arg(0), default=256,
                    help="sampled pairs for the per-block mean of ratios (0: skip; default 256)")
@@ -102,6 +109,9 @@ def build_parser() -> ArgumentParser:
 def resolve(args: Any) -> Any:
     """Fill the per-model defaults in place (a run is fixed by its arguments); return ``args``."""
     hidden = args.model == "hidden"
+    if 0 < args.prediction_features < 1024:
+        raise ValueError("--prediction-features must be 0 (skip) or an integer >= 1024, got "
+                         f"{args.prediction_features}")
     args.sigma = sorted(set(args.sigma or ([1.0] if hidden else [0.5, 1.0, 2.0])))
     args.gamma = sorted(set(args.gamma or ([0.5] if hidden else [0.5, 2.0])))
     args.dim = args.dim or (100 if hidden else 200)
@@ -120,153 +130,6 @@ def make_grid(args: Any) -> Grid:
         params["loss"] = list(args.loss)
         fixed["hidden"] = args.hidden
     return Grid(params, n_seeds=args.seeds, seed=args.seed, fixed=fixed)
-
-
-# --------------------------------------------------------------------------------------------
-# figures
-
-
-def _ci_ok(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
-    lo = np.where(np.isfinite(lo) & (lo > 0), np.minimum(lo, m), m)
-    hi = np.where(np.isfinite(hi), np.maximum(hi, m), m)
-    return lo, hi
-
-
-def _bars(ds: Any) -> str:
-    """What every marker and bar of these figures is (for the caption)."""
-    n = int(ds.sizes["seed"])
-    return (f"Markers: mean over {n} seeds (data and initialisation redrawn per seed); bars: "
-            f"{ds.attrs.get('ci_level', 0.95):.0%} Student-t CI of that mean ({n - 1} dof), "
-            f"often smaller than the marker. Norms: Frobenius. ")
-
-
-def make_figure(ds: Any, stem: str | Path) -> tuple[Path, ...]:
-    """Figures from a summarised results file: the headline panels and the (σ, γ) grid."""
-    if ds.attrs.get("layout") == LAYOUT["hidden"]:
-        return _figure_hidden(ds, stem)
-    from rmt import figures  # noqa: PLC0415
-
-    stem = Path(stem)
-    Cs = np.asarray(ds["C"].values, dtype=float)
-    sig = [float(s) for s in ds["sigma"].values]
-    gam = [float(g) for g in ds["gamma"].values]
-    a = sig.index(1.0) if 1.0 in sig else 0
-    b = gam.index(0.5) if 0.5 in gam else 0
-    fits = ds.attrs["fits"]
-    d = int(ds.attrs["dim"])
-    written: list[Path] = []
-    cc = np.asarray(ds["curve_C"].values, dtype=float)
-    fit_c = ds.attrs.get("fit_min_c", 100)
-    mean_label = "mean of per-pair ratios"
-
-    def panel(ax, a: int, b: int, kind: str, rescale: bool, legend: bool = True):
-        s, g = sig[a], gam[b]
-        f = fits[fit_key(sigma=s, gamma=g)]
-        kap = float(ds["kappa_finite_d"].values[a, b])
-        curve = np.asarray(ds["curve_c_per_block"].values[a, b])
-        if kind == "per-block":
-            m = ds["c_rms_per_block_mean"].values[:, a, b] / Cs
-            lo, hi = (ds[f"c_rms_per_block_{k}"].values[:, a, b] / Cs
-                      for k in ("ci_low", "ci_high"))
-            pred = curve / cc
-            fit = f.get("per_block_rms")
-        else:
-            m = ds["aggregate_mean"].values[:, a, b]
-            lo, hi = (ds[f"aggregate_{k}"].values[:, a, b] for k in ("ci_low", "ci_high"))
-            pred = curve * np.sqrt(cc - 1) / cc
-            fit = f.get("aggregate")
-        lo, hi = _ci_ok(m, lo, hi)
-        slope = (fit["slope"], fit["ci"][0], fit["ci"][1]) if fit else None
-        # limit: C·R_pb and √C·R_agg both tend to κ(d, N) (finite_c_ratio.aggregate)
-        figures.ratio_vs_c(ax, Cs, m, lo, hi, cc, pred, kap, kind=kind,
-                           fitted_slope=None if rescale else slope, rescale=rescale,
-                           label="measured (RMS over pairs)" if kind == "per-block"
-                           else "measured", prediction_label="finite-C prediction",
-                           limit_label=r"$C\to\infty$ at this $d, N$", legend=legend)
-        if rescale and kind == "per-block":
-            mm = ds["c_mean_per_block_mean"].values[:, a, b]
-            ok = np.isfinite(mm)
-            if ok.any():
-                ax.plot(Cs[ok], mm[ok], "s", ms=3, mfc="none", color=figures.OKABE_ITO["orange"],
-                        label=mean_label, zorder=2)
-                if legend:
-                    ax.legend(loc="best", fontsize=6.5, frameon=False)
-        return ax
-
-    pairs = int(ds.attrs.get("sweep_fixed", {}).get("pairs", 256))
-    why_mean = (f"Squares: {mean_label} ‖H_ij‖_F/‖H_ii‖_F over {pairs} sampled pairs, times C; "
-                "it sits below the RMS ratio because the RMS weights each pair by ‖H_ij‖²_F, "
-                "which the few classes with the largest softmax probabilities dominate (the "
-                "more so the larger σ: at σ = 2 a factor of 3 to 4 at C ≥ 10⁴).")
-    fig, axes = figures.figure("double", nrows=2, ncols=2, aspect=0.72)
-    for ax, (kind, rescale), what in zip(axes.ravel(), [("per-block", False), ("aggregate", False),
-                                                        ("per-block", True), ("aggregate", True)],
-                                         ["(a) per block, RMS over all ordered pairs i ≠ j",
-                                          "(b) aggregate over all blocks", "(c) (a) × C",
-                                          "(d) (b) × √C"]):
-        panel(ax, a, b, kind, rescale)
-        ax.set_title(what, fontsize=8)
-    fig.suptitle(f"Linear CE model at init, blocks = rows of V; σ = {sig[a]:g}, γ = d/N = "
-                 f"{gam[b]:g}, d = {d}, N = {n_samples(d, gam[b])}", fontsize=8.5)
-    figures.caption(fig, _bars(ds) + f"Fitted slopes: weighted least squares over C ≥ {fit_c}, "
-                    f"{ds.attrs.get('ci_level', 0.95):.0%} CI. Limits: C·R_pb and √C·R_agg → "
-                    "κ(σ, d, N) as C → ∞. " + why_mean)
-    written += list(figures.save(fig, stem))
-    if len(sig) * len(gam) > 1:
-        # Rows γ, columns σ; one y scale per column (σ sets the range), one y label.
-        fig, axes = figures.figure("double", nrows=len(gam), ncols=len(sig), squeeze=False,
-                                   aspect=0.3 * len(gam) + 0.05, sharex=True, sharey="col")
-        for bb in range(len(gam)):
-            for aa in range(len(sig)):
-                ax = panel(axes[bb, aa], aa, bb, "per-block", True, legend=False)
-                ax.set_ylabel("")
-                ax.set_title(f"σ = {sig[aa]:g}, γ = {gam[bb]:g} (N = {n_samples(d, gam[bb])})",
-                             fontsize=7.5)
-                if bb < len(gam) - 1:
-                    ax.set_xlabel("")
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        with figures.style():
-            fig.legend(handles, labels, loc="outside upper center", ncol=4, fontsize=7,
-                       frameon=False)
-            fig.supylabel("per-block RMS ratio × C,  C·‖H_ij‖_F / ‖H_ii‖_F", fontsize=8)
-        figures.caption(fig, f"Linear CE model at init, d = {d}, blocks = rows of V. "
-                        + _bars(ds) + why_mean)
-        written += list(figures.save(fig, stem.with_name(stem.name + "_grid")))
-    return tuple(written)
-
-
-def _figure_hidden(ds: Any, stem: str | Path) -> tuple[Path, ...]:
-    from rmt import figures  # noqa: PLC0415
-
-    stem = Path(stem)
-    Cs = np.asarray(ds["C"].values, dtype=float)
-    fits = ds.attrs["fits"]
-    s, g = float(ds["sigma"].values[0]), float(ds["gamma"].values[0])
-    losses = [str(x) for x in ds["loss"].values]
-    panels = [(blk, loss) for blk in ("w", "v") for loss in losses]
-    ncols = len(losses)
-    fig, axes = figures.figure("double", nrows=2, ncols=ncols, squeeze=False,
-                               aspect=0.72 if ncols == 2 else 1.1)
-    for ax, (blk, loss) in zip(axes.ravel(), panels):
-        sub = ds.sel(sigma=s, gamma=g, loss=loss)
-        m = np.asarray(sub[f"{blk}_rms_per_block_mean"].values, dtype=float)
-        name = "W" if blk == "w" else "V"
-        title = f"{name}-blocks, {loss.upper()}"
-        if not np.any(m > 0):
-            ax.text(0.5, 0.5, f"{title}:\nexactly 0 for every C\n(A = I: block-diagonal)",
-                    ha="center", va="center", transform=ax.transAxes, fontsize=8)
-            ax.set_axis_off()
-            continue
-        lo, hi = _ci_ok(m, sub[f"{blk}_rms_per_block_ci_low"].values,
-                        sub[f"{blk}_rms_per_block_ci_high"].values)
-        pred = np.asarray(ds.sel(gamma=g, loss=loss)[f"prediction_{blk}_per_block"].values)
-        f = fits.get(fit_key(sigma=s, gamma=g, loss=loss), {}).get(blk)
-        slope = (f["slope"], f["ci"][0], f["ci"][1]) if f and "slope" in f else None
-        figures.ratio_vs_c(ax, Cs, m, lo, hi, Cs, pred, None, kind="per-block",
-                           fitted_slope=slope, label="measured (RMS)",
-                           prediction_label="p = 1/C theory" if blk == "w" else "1/(C−1)")
-        ax.set_title(title + rf", $\sigma={s:g}$, $m={ds.attrs['hidden']}$", fontsize=8)
-    return figures.save(fig, stem)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -307,6 +170,11 @@ def _main(args: Any) -> int:
         wall, raw = budget.time_call(lambda: run_from_args(cell, grid, args,
                                                            backend=args.backend))
         ds = (assemble_linear if args.model == "linear" else assemble_hidden)(raw, args.fit_min_c)
+        if args.model == "hidden" and args.prediction_features:
+            if not args.quiet:
+                print(f"  finite-sigma CE W-block prediction at {len(args.C)} values of C "
+                      "(rmt.hidden_prediction, about 1 s each)")
+            add_finite_sigma_prediction(ds, args.prediction_features)
         ds.attrs.update({"wall_seconds_sweep": wall, "estimated_seconds": estimate})
         results.save(ds, args.out)
         ds = results.open(args.out)

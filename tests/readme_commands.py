@@ -24,6 +24,9 @@ class Reduced:
     #: Installs the package (into the test's virtual environment, without dependencies: they
     #: are installed already).
     install: bool = False
+    #: ``"dist==version"``: run only when that is installed already (then pip answers
+    #: "Requirement already satisfied" without a download); skipped otherwise.
+    if_installed: str = ""
 
 
 _SPECTRA = "--dim 40 --n-samples 80 --trials 2 --law-samples 8192 --bins 20"
@@ -53,7 +56,8 @@ COMMANDS: dict[str, Reduced] = {
         files=("results/block_ratio.nc", "results/block_ratio.png")),
     # Run after the linear one, as the README orders them: both results files are kept.
     "python -m simulations.block_ratio --model hidden": Reduced(
-        _RATIO + " --hidden 4", expect=("wrote results/block_ratio_hidden.nc",),
+        _RATIO + " --hidden 4 --prediction-features 1024",
+        expect=("finite-sigma prediction", "wrote results/block_ratio_hidden.nc"),
         files=("results/block_ratio.nc", "results/block_ratio_hidden.nc",
                "results/block_ratio_hidden.png")),
     "python -m simulations.heatmap": Reduced(
@@ -66,6 +70,11 @@ COMMANDS: dict[str, Reduced] = {
     # The same sweep as the block_spectra command above, on local worker processes.
     "python -m simulations.block_spectra --scheduler processes --out results/block_spectra.nc":
         Reduced(_SPECTRA, expect=("KS to law", "wrote results/block_spectra.nc")),
+    # The torch extra: torch itself (a 183 MiB download, run only when already installed),
+    # then the package with the extra (the install above, again).
+    "pip install torch==2.13.0": Reduced(expect=("already satisfied",),
+                                         if_installed="torch==2.13.0"),
+    "pip install -e '.[torch]'": Reduced(install=True),
     "rmt verify --backend cupy --scale llm": Reduced("--claims linear-ce-v0-aggregate",
                                                      gpu=True),
     "rmt hessian --backend cupy --classes 32000 --dim 1024 --samples 8192 --dtype float32":

@@ -77,7 +77,8 @@ def test_linear_sweep_writes_results_and_figures(tmp_path, capsys):
 def test_hidden_sweep(tmp_path):
     out = tmp_path / "hid.nc"
     argv = ["--model", "hidden", "--C", "3", "6", "12", "--dim", "6", "--hidden", "3",
-            "--seeds", "2", "--pairs", "4", "--fit-min-c", "3", "--out", str(out), "--quiet"]
+            "--seeds", "2", "--pairs", "4", "--fit-min-c", "3", "--prediction-features", "0",
+            "--out", str(out), "--quiet"]
     assert sim.main(argv) == 0
     ds = results.open(out)
     assert ds.attrs["layout"] == exp.LAYOUT["hidden"]
@@ -86,6 +87,37 @@ def test_hidden_sweep(tmp_path):
     assert np.all(ds["v_aggregate"].sel(loss="mse").values == 0.0)
     assert ds.attrs["fits"]["sigma=1,gamma=0.5,loss=mse"]["v"]["exactly_zero"]
     assert out.with_suffix(".png").exists()
+    assert "prediction_w_finite_sigma" not in ds          # --prediction-features 0 skips it
+
+
+def test_hidden_sweep_carries_the_finite_sigma_prediction(tmp_path, capsys):
+    """The CE W-blocks sit ~1.6x above the uniform-softmax line at sigma = 1 (issue 18, referee
+    on block_ratio_hidden): the results file carries the prediction at the run's sigma, the
+    summary prints it and the figure draws it."""
+    out = tmp_path / "hid.nc"
+    argv = ["--model", "hidden", "--C", "10", "20", "--dim", "100", "--hidden", "8", "--seeds", "2",
+            "--pairs", "0", "--fit-min-c", "3", "--prediction-features", "1024", "--out", str(out)]
+    assert sim.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "finite-sigma prediction ± quadrature SE" in text
+    ds = results.open(out)
+    fs = ds["prediction_w_finite_sigma"].sel(sigma=1.0, gamma=0.5)
+    se = ds["prediction_w_finite_sigma_se"].sel(sigma=1.0, gamma=0.5)
+    assert np.all(np.isnan(fs.sel(loss="mse").values))      # MSE: rho/sqrt(C+2) at every sigma
+    ce, ce_se = fs.sel(loss="ce").values, se.sel(loss="ce").values
+    uniform = ds["prediction_w_per_block"].sel(gamma=0.5, loss="ce").values
+    # above the sigma -> 0 formula by more than 6 quadrature SEs (the softmax at sigma = 1 is
+    # not uniform); 6 SE: a two-sided 1e-8 tail, so the check never fails by chance
+    assert np.all(ce - uniform > 6 * ce_se) and np.all(ce_se < 0.02 * ce)
+    assert out.with_suffix(".png").exists()
+
+
+def test_prediction_features_checked_before_any_work(tmp_path, capsys):
+    out = tmp_path / "hid.nc"
+    assert sim.main(["--model", "hidden", "--prediction-features", "100", "--out", str(out)]) == 2
+    assert "--prediction-features must be 0 (skip) or an integer >= 1024, got 100" in \
+        capsys.readouterr().err
+    assert not out.exists() and not Path(str(out) + ".cells").exists()
 
 
 def test_scale_check_bounded_memory(capsys):
@@ -174,7 +206,7 @@ def test_hidden_model_after_the_linear_one_keeps_both(tmp_path, monkeypatch):
     default outputs: two results files, neither refused nor overwritten."""
     monkeypatch.chdir(tmp_path)
     tiny = ["--C", "3", "6", "--dim", "4", "--seeds", "2", "--pairs", "4", "--hidden", "3",
-            "--fit-min-c", "3", "--no-figure", "--quiet"]
+            "--fit-min-c", "3", "--prediction-features", "0", "--no-figure", "--quiet"]
     assert sim.main(tiny) == 0
     assert sim.main(tiny + ["--model", "hidden"]) == 0
     assert results.open("results/block_ratio.nc").attrs["layout"] == exp.LAYOUT["linear"]
