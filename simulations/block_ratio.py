@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rmt import backend as bk
 from rmt.cli import ArgumentParser, hessian_memory, run_command
 from rmt.experiments.block_ratio import (
@@ -40,8 +38,6 @@ from rmt.experiments.block_ratio import (
     cell_hidden,
     cell_linear,
     estimate_lines,
-    fit_key,
-    n_samples,
     scale_check,
     summary_lines,
 )
