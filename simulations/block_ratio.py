@@ -16,7 +16,10 @@ calibration cell gives this machine's effective rate, and the cost model
 (:func:`rmt.sweep.budget.block_ratio_flops`, O(N²(d + C)) per cell) the estimated seconds per C
 printed before the run; ``--budget`` only warns. Cells are kept in ``OUT.cells/`` (:mod:`rmt.sweep`:
 resumable, ``--scheduler``); the summary goes into ``OUT`` (netCDF) and the figures ``OUT`` +
-``.pdf``/``.png`` (and ``_grid``) are drawn from that file alone.
+``.pdf``/``.png`` (and ``_grid``) are drawn from that file alone
+(:mod:`simulations.block_ratio_figures`). With ``--model hidden`` the results file also holds the
+CE W-block prediction at the run's σ (``--prediction-features``; see
+:func:`rmt.experiments.block_ratio.add_finite_sigma_prediction`).
 """
 
 from __future__ import annotations

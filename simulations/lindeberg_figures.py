@@ -70,9 +70,11 @@ def make_figures(results: dict[str, Any], stem: str) -> list[str]:
 
         blue = F.OKABE_ITO["blue"]
         any_unused = any(not all(r["used"]) for r in rates.values())
+        any_used = any(any(r["used"]) for r in rates.values())
         any_fit = any(r["fit"] is not None for r in rates.values())
         proxies = [   # only what some panel draws
-            (Line2D([], [], marker="o", color=blue, ls="none", ms=3.5), "measured (95% CI)"),
+            (Line2D([], [], marker="o", color=blue, ls="none", ms=3.5), "measured (95% CI)")
+            if any_used else None,
             (Line2D([], [], marker="o", mfc="white", color=blue, ls="none", ms=3.5),
              "under the noise floor (not fitted)") if any_unused else None,
             (Line2D([], [], color=F.OKABE_ITO["bluish_green"], lw=1.1), "fitted power law")
