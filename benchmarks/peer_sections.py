@@ -368,15 +368,32 @@ def slq(mode: str, venv: bool = True) -> list[dict]:
 
 
 def torch_peers(mode: str, venv: bool = True) -> list[dict]:
-    """rmt.torch vs curvlinops rows from helper torch's benchmarks/bench_torch_peers.py."""
+    """rmt.torch (HVPs with its own stopping rule) vs curvlinops and torch.func.hessian on one
+    nn.Linear CE layer, from :func:`benchmarks.bench_torch_peers.peer_rows`."""
     try:
         from benchmarks import bench_torch_peers as tp  # noqa: PLC0415
-    except ImportError:
-        return [{"what": "rmt.torch vs curvlinops", "peer": "not run",
-                 "note": "hook: benchmarks/bench_torch_peers.py is not on this branch yet"}]
-    fn = getattr(tp, "peer_rows", None) or getattr(tp, "rows", None)
-    return list(fn(mode)) if fn else [{"what": "rmt.torch vs curvlinops", "peer": "not run",
-                                        "note": "bench_torch_peers has no rows function"}]
+    except ImportError as e:
+        return [{"what": "rmt.torch vs curvlinops", "peer": "not run", "note": str(e)}]
+    N, d, C = (128, 16, 32) if mode == "quick" else (256, 32, 64)
+    rows = {r["method"]: r for r in tp.peer_rows(N, d, C, target=0.02,
+                                                   reps=3 if mode == "quick" else 5)}
+    base = rows["rmt.torch"]
+    out = []
+    for peer in ("curvlinops", "torch.func.hessian"):
+        r = rows.get(peer)
+        if r is None or not math.isfinite(r["seconds"]):
+            out.append({"what": f"aggregate ratio of an nn.Linear CE layer, N = {N}, d = {d}, "
+                                f"C = {C}: rmt.torch vs {peer}", "peer": "not run",
+                        "note": r["note"] if r else "no row"})
+            continue
+        out.append(_row(f"aggregate ratio of an nn.Linear CE layer, N = {N}, d = {d}, C = {C}: "
+                        f"rmt.torch (HVPs) vs {peer}", base["seconds"], r["seconds"],
+                        f"RMS rel. error {base['rel_error_rms']:.2g} ({base['hvp']} HVPs)",
+                        f"RMS rel. error {r['rel_error_rms']:.2g}"
+                        + (f" ({r['hvp']} HVPs)" if r.get("hvp") else ""),
+                        note=f"target 2% (95% CI); {base['note']}; peer: {r['note']}; "
+                             f"medians of {base['reps']} alternating runs"))
+    return out
 
 
 SECTIONS = {"laws": laws, "hessian": hessian, "floor": floor, "sampled": sampled, "slq": slq,

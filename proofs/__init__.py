@@ -32,6 +32,7 @@ PROOF_MODULES = (
     "proofs.block_norm_limits",
     "proofs.finite_c_ratio",
     "proofs.lindeberg",
+    "proofs.cross_layer",
     "proofs.esd_moments",
     "proofs.hidden_finite_sigma",
 )

@@ -8,12 +8,20 @@ raises :class:`BackendUnavailableError` (a ``RuntimeError``) that says why.
 Randomness: every random function takes ``seed`` (an int, a :class:`numpy.random.SeedSequence`,
 or a :class:`numpy.random.Generator`). Independent streams come from
 ``SeedSequence(seed).spawn`` (:func:`spawn_seeds`), so results never depend on batching.
-Draws for the CuPy backend are made by a CuPy generator seeded from the same SeedSequence.
+Where draws are made is ``draw_on`` (:func:`resolve_draw_on`): ``"auto"`` (the default) draws on
+the device for CuPy — a CuPy generator seeded from the same SeedSequence, no host→device copy —
+and on the host for NumPy; ``"host"`` draws with NumPy for both, so that NumPy and CuPy see the
+same numbers for the same seed (the equality tests use it).
+
+Memory: a run plans its memory once (:func:`plan_memory`) and passes the budget down, so no hot
+path asks the device for its free memory and chunk sizes do not change from call to call.
+Copies to the host: :func:`to_host` moves several device arrays in one transfer.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -42,6 +50,12 @@ __all__ = [
     "spawn_seeds",
     "default_rng",
     "standard_normal",
+    "DRAW_ON",
+    "resolve_draw_on",
+    "to_host",
+    "MEMORY_PLAN_FRACTION",
+    "plan_memory",
+    "total_memory_bytes",
     "free_memory_bytes",
     "device_name",
     "synchronize",
@@ -115,9 +129,18 @@ def xp_for(backend: str | None) -> ModuleType:
     return np if name == "numpy" else get_cupy()
 
 
+def _reset_cupy_cache() -> None:
+    """Forget the imported CuPy (tests change the stand-in's device count)."""
+    global _cupy_module
+    _cupy_module = None
+
+
 def _is_cupy_array(a: Any) -> bool:
-    mod = type(a).__module__
-    return mod.startswith("cupy") and hasattr(a, "__cuda_array_interface__")
+    cp = sys.modules.get("cupy")
+    if cp is None:   # no CuPy imported: nothing can be a CuPy array
+        return False
+    nd = getattr(cp, "ndarray", None)
+    return isinstance(nd, type) and isinstance(a, nd)
 
 
 def get_xp(*arrays: Any, backend: str | None = None) -> ModuleType:
@@ -214,38 +237,132 @@ def default_rng(seed: Any = None, xp: ModuleType = np) -> Any:
     return xp.random.default_rng(int(ss.generate_state(1, np.uint64)[0]))
 
 
+#: Where random numbers are drawn: ``"auto"`` (device for CuPy, host for NumPy), ``"host"``
+#: (NumPy for both: equal numbers on both backends) or ``"device"``.
+DRAW_ON = ("auto", "host", "device")
+
+
+def resolve_draw_on(draw_on: Any, xp: ModuleType | str | None) -> str:
+    """``"host"`` or ``"device"`` for a ``draw_on`` of :data:`DRAW_ON` and a backend (a module
+    or a name): ``"auto"`` means the device for CuPy and the host for NumPy; ``"device"`` on
+    NumPy is the host."""
+    if not isinstance(draw_on, str) or draw_on.lower() not in DRAW_ON:
+        raise ValueError(f"draw_on must be one of {DRAW_ON}, got {draw_on!r}")
+    name = xp if isinstance(xp, str) or xp is None else backend_name(xp)
+    on_gpu = resolve_backend(name) == "cupy"
+    return "device" if on_gpu and draw_on.lower() != "host" else "host"
+
+
 def standard_normal(shape: tuple[int, ...], seed: Any = None, xp: ModuleType = np,
-                    dtype: Any = None, draw_on: str = "host") -> Any:
+                    dtype: Any = None, draw_on: str = "auto") -> Any:
     """Standard normal draws of ``shape`` as an ``xp`` array.
 
-    ``draw_on="host"`` (the default) draws with NumPy and copies to the device, so NumPy and
-    CuPy give the same numbers for the same seed; ``draw_on="device"`` draws with CuPy's own
-    generator (fast at large sizes, different numbers).
+    ``draw_on="auto"`` (the default) draws with CuPy's own generator for a CuPy ``xp`` (no
+    host→device copy; numbers differ from NumPy's) and with NumPy otherwise; ``"host"`` draws
+    with NumPy and copies to the device, so NumPy and CuPy give the same numbers for the same
+    seed.
     """
     dt = resolve_dtype(dtype)
-    if draw_on not in ("host", "device"):
-        raise ValueError(f"draw_on must be 'host' or 'device', got {draw_on!r}")
-    if draw_on == "device" and backend_name(xp) == "cupy":
+    if resolve_draw_on(draw_on, xp) == "device":
         return default_rng(seed, xp).standard_normal(shape, dtype=dt)
     a = default_rng(seed, np).standard_normal(shape, dtype=dt)
     return asarray(a, xp)
 
 
-def free_memory_bytes(xp: ModuleType = np) -> int:
-    """Bytes that can be allocated now: the device's free memory (CuPy, including the pool's
-    cached blocks) or the host's available memory (NumPy)."""
-    if backend_name(xp) == "cupy":
-        free, _total = xp.cuda.runtime.memGetInfo()
-        pool = xp.get_default_memory_pool()
-        return int(free + pool.free_bytes())
+def to_host(*arrays: Any) -> tuple[np.ndarray, ...]:
+    """Host copies of ``arrays`` (NumPy or CuPy) with at most one device→host transfer.
+
+    The device arrays are cast to their common dtype, joined into one flat buffer, copied once
+    and split again (each cast back to its own dtype: exact, since the common dtype holds every
+    value of each). One transfer means one synchronisation instead of one per array.
+    """
+    device = [a for a in arrays if _is_cupy_array(a)]
+    if len(device) <= 1:
+        return tuple(to_numpy(a) for a in arrays)
+    xp = get_cupy()
+    common = np.result_type(*[a.dtype for a in device])
+    flat = to_numpy(xp.concatenate([a.astype(common, copy=False).ravel() for a in device]))
+    out, at = [], 0
+    for a in arrays:
+        if _is_cupy_array(a):
+            n = int(a.size)
+            out.append(flat[at:at + n].reshape(a.shape).astype(a.dtype, copy=False))
+            at += n
+        else:
+            out.append(np.asarray(a))
+    return tuple(out)
+
+
+#: Fraction of the device's total memory (GPU; host: total, capped by a cgroup limit) that a run
+#: plans to use when no budget is given (:func:`plan_memory`).
+MEMORY_PLAN_FRACTION = 0.5
+
+
+def _host_memory() -> tuple[int, int]:
+    """``(available, total)`` bytes of host memory (total capped by a cgroup v2 limit)."""
+    info = {}
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                key, _, rest = line.partition(":")
+                info[key] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = info.get("MemTotal") or page * os.sysconf("SC_PHYS_PAGES")
+    avail = info.get("MemAvailable") or page * os.sysconf("SC_AVPHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+            avail = min(avail, total)
     except OSError:
         pass
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+    return int(avail), int(total)
+
+
+def _memory_info(xp: ModuleType) -> tuple[int, int]:
+    """``(free, total)`` bytes of the device behind ``xp`` (one query; CuPy's pool counted free)."""
+    if backend_name(xp) == "cupy":
+        free, total = xp.cuda.runtime.memGetInfo()
+        return int(free + xp.get_default_memory_pool().free_bytes()), int(total)
+    return _host_memory()
+
+
+def total_memory_bytes(xp: ModuleType = np) -> int:
+    """Total memory of the device behind ``xp`` (GPU memory, or host memory capped by a cgroup
+    limit)."""
+    return _memory_info(xp)[1]
+
+
+def plan_memory(xp: ModuleType = np, memory_budget: Any = None, *,
+                name: str = "memory_budget") -> int:
+    """The bytes one run may use: its memory plan, made once at the start of a run.
+
+    ``memory_budget`` when given (an integer >= 1); otherwise :data:`MEMORY_PLAN_FRACTION` of the
+    device's *total* memory, so that chunk sizes — and the summation order of chunked results —
+    are the same in every run on the same device. Only when the device has less free memory
+    than that is the plan cut to the free memory, rounded down to a power of two (so small
+    fluctuations of the free memory do not change it). Functions called inside a run take the
+    run's budget and never ask the device again.
+    """
+    if memory_budget is not None:
+        from .validation import check_int  # noqa: PLC0415 - validation imports nothing heavy
+
+        return check_int(name, memory_budget, 1)
+    free, total = _memory_info(xp)
+    plan = int(MEMORY_PLAN_FRACTION * total)
+    if free < plan:
+        plan = 1 << max(20, int(free).bit_length() - 1)
+    return max(plan, 1 << 20)
+
+
+def free_memory_bytes(xp: ModuleType = np) -> int:
+    """Bytes that can be allocated now: the device's free memory (CuPy, including the pool's
+    cached blocks) or the host's available memory (NumPy). For reports; runs use
+    :func:`plan_memory`."""
+    return _memory_info(xp)[0]
 
 
 def device_name(xp: ModuleType = np) -> str:

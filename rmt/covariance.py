@@ -32,15 +32,17 @@ dependent and independent draws for one seed share ``X`` and ``V`` and differ on
 weights. The Monte Carlo engine (:mod:`rmt.montecarlo`) gives trial ``t`` the ``t``-th child of
 ``SeedSequence(seed).spawn`` and passes it here as ``seed``.
 
-Draws are made on the host with NumPy by default (``draw_on="host"``), so the NumPy and CuPy
-backends see the same numbers for the same seed; ``draw_on="device"`` draws with CuPy's own
-generator (fast at large sizes, different numbers, still reproducible from the seed).
+Where draws are made is ``draw_on`` (:func:`rmt.backend.resolve_draw_on`): ``"auto"`` (the
+default) draws on the device for CuPy (CuPy's own generator: no host→device copy, numbers that
+differ from NumPy's but are reproducible from the seed) and on the host for NumPy;
+``draw_on="host"`` draws with NumPy on both backends, so they see the same numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -54,6 +56,7 @@ from .validation import check_choice, check_finite_array, check_int, check_real
 __all__ = [
     "DISTRIBUTIONS",
     "WEIGHTS",
+    "SIGNS",
     "COUPLINGS",
     "draw_data",
     "block_weights",
@@ -69,6 +72,8 @@ __all__ = [
 DISTRIBUTIONS = ("gaussian", "rademacher", "student_t")
 WEIGHTS = ("diag", "offdiag")
 COUPLINGS = ("dependent", "independent")
+#: What is known of the signs of the weights (:func:`weighted_covariance`).
+SIGNS = ("nonnegative", "nonpositive", "mixed")
 _SCALE_NAMES = {"C": (1, 1), "C2": (1, 2), "-C": (-1, 1), "-C2": (-1, 2)}
 #: Fraction of the free memory that one row block of logits may take.
 _ROW_BLOCK_MEMORY_FRACTION = 0.1
@@ -79,14 +84,14 @@ _ROW_BLOCK_MEMORY_FRACTION = 0.1
 # --------------------------------------------------------------------------------------------
 
 def _generator(seed: Any, xp: ModuleType, draw_on: str) -> tuple[Any, ModuleType]:
-    if draw_on == "device" and bk.backend_name(xp) == "cupy":
+    if bk.resolve_draw_on(draw_on, xp) == "device":
         return bk.default_rng(seed, xp), xp
     return bk.default_rng(seed, np), np
 
 
 def draw_data(n_samples: int, dim: int, seed: Any = None, *, distribution: str = "gaussian",
               df: float = 5.0, backend: str | None = None, dtype: Any = None,
-              draw_on: str = "host") -> Any:
+              draw_on: str = "auto") -> Any:
     """Draw a data matrix ``X`` of shape ``(N, d)`` with iid, mean-zero, unit-variance entries.
 
     Parameters
@@ -106,9 +111,9 @@ def draw_data(n_samples: int, dim: int, seed: Any = None, *, distribution: str =
         ``Z / √(2G/ν)`` with ``G ~ Gamma(ν/2)``.
     backend : {"numpy", "cupy"}, optional
     dtype : float32 or float64 (default)
-    draw_on : {"host", "device"}
-        ``"host"`` draws with NumPy (identical numbers on both backends); ``"device"`` draws with
-        CuPy's generator when the backend is CuPy (faster, different numbers).
+    draw_on : {"auto", "host", "device"}
+        ``"auto"``: on the device for CuPy (CuPy's generator: no host→device copy, different
+        numbers), on the host for NumPy; ``"host"``: NumPy on both backends (identical numbers).
 
     Returns
     -------
@@ -118,8 +123,8 @@ def draw_data(n_samples: int, dim: int, seed: Any = None, *, distribution: str =
     d = check_int("dim", dim, 1)
     dist = check_choice("distribution", distribution, DISTRIBUTIONS)
     nu = check_real("df", df, 2.0, strict_min=True) if dist == "student_t" else None
-    draw_on = check_choice("draw_on", draw_on, ("host", "device"))
     xp = bk.xp_for(backend)
+    bk.resolve_draw_on(draw_on, xp)   # a bad draw_on fails here
     dt = bk.resolve_dtype(dtype)
     rng, gxp = _generator(seed, xp, draw_on)
     if dist == "gaussian":
@@ -131,7 +136,7 @@ def draw_data(n_samples: int, dim: int, seed: Any = None, *, distribution: str =
         G = rng.standard_gamma(nu / 2.0, size=(N, d), dtype=dt)
         # t = Z / sqrt(chi2_nu / nu) with chi2_nu = 2 G; unit variance needs the factor
         # sqrt((nu - 2)/nu) since Var t_nu = nu / (nu - 2).
-        X = (Z / gxp.sqrt(2.0 * G / nu) * np.sqrt((nu - 2.0) / nu)).astype(dt)
+        X = (Z / gxp.sqrt(2.0 * G / nu) * math.sqrt((nu - 2.0) / nu)).astype(dt, copy=False)
     return bk.asarray(X, xp) if gxp is np else X
 
 
@@ -155,7 +160,7 @@ def resolve_scale(scale: Any, n_classes: int | None) -> float:
 
 def _row_block_size(n_rows: int, n_cols: int, itemsize: int, xp: ModuleType,
                     memory_budget: int | None) -> int:
-    budget = bk.free_memory_bytes(xp) if memory_budget is None else int(memory_budget)
+    budget = bk.plan_memory(xp, memory_budget)
     # Softmax of one row block holds about 3 arrays of its size (logits, shifted, exp).
     per_row = 3 * max(n_cols, 1) * itemsize
     return int(max(1, min(n_rows, (_ROW_BLOCK_MEMORY_FRACTION * budget) // per_row)))
@@ -163,7 +168,7 @@ def _row_block_size(n_rows: int, n_cols: int, itemsize: int, xp: ModuleType,
 
 def block_weights(model: Any, X: Any, weights: str | Callable[[Any], Any] = "diag",
                   block: tuple[int, int] | int | None = None, *,
-                  memory_budget: int | None = None) -> Any:
+                  memory_budget: int | None = None, check: bool = True) -> Any:
     """Per-sample weights ``a_n`` of one Hessian block, computed from the logits in row blocks.
 
     Parameters
@@ -178,12 +183,18 @@ def block_weights(model: Any, X: Any, weights: str | Callable[[Any], Any] = "dia
         Block indices: ``i`` (default 0) for ``"diag"``, ``(i, j)`` with ``i ≠ j`` (default
         ``(0, 1)``) for ``"offdiag"``; ignored for a callable.
     memory_budget : int, optional
-        Bytes the logits of one row block may use (default: a tenth of the free memory).
+        Bytes of the run's memory plan; one row block of logits takes at most a tenth of it
+        (default: :func:`rmt.backend.plan_memory`).
+    check : bool
+        Check that ``X`` is finite and that a callable's weights are finite (default True; on a
+        GPU each check reads one flag back from the device). The Monte Carlo engine draws
+        ``X`` itself and skips them: ``"diag"`` and ``"offdiag"`` weights of finite logits are
+        finite by construction (log-sum-exp softmax).
 
     Returns
     -------
     array, shape (N,)
-        Finite weights in the dtype of ``X``.
+        Weights in the dtype of ``X``.
     """
     xp = bk.get_xp(X)
     C = int(model.n_classes)
@@ -204,16 +215,18 @@ def block_weights(model: Any, X: Any, weights: str | Callable[[Any], Any] = "dia
                 P = softmax(Z)
                 return -P[:, i] * P[:, j]
     rows = _row_block_size(N, C, np.dtype(X.dtype).itemsize, xp, memory_budget)
+    # rmt's models offer logits without their input check, which reads a flag back from a GPU
+    logits = model.logits if check else getattr(model, "_logits", model.logits)
     out = xp.empty(N, dtype=X.dtype)
     for start in range(0, N, rows):
         stop = min(N, start + rows)
-        a = fn(model.logits(X[start:stop]))
+        a = fn(logits(X[start:stop]))
         a = xp.asarray(a)
         if a.shape != (stop - start,):
             raise ValueError(f"weights callable must return one weight per row, shape "
                              f"({stop - start},), got {tuple(a.shape)}")
         out[start:stop] = a
-    return check_finite_array("weights", out, xp)
+    return check_finite_array("weights", out, xp) if check and callable(weights) else out
 
 
 def _block_indices(kind: str, block: Any, C: int) -> tuple[int, int]:
@@ -244,9 +257,11 @@ def _block_indices(kind: str, block: Any, C: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 
 def _check_xw(X: Any, w: Any) -> tuple[ModuleType, Any]:
-    xp = bk.get_xp(X, w)
+    """``X``'s namespace and ``w`` in it. ``X`` decides where the work is done; ``w`` (``N``
+    numbers) is copied there when it lives on the other side, in either direction."""
     if getattr(X, "ndim", None) != 2:
         raise ValueError(f"X must be a 2-D array of shape (N, d), got shape {getattr(X, 'shape', None)}")
+    xp = bk.get_xp(X)
     N, d = X.shape
     if N < 1 or d < 1:
         raise ValueError(f"X must have N >= 1 rows and d >= 1 columns, got shape {X.shape}")
@@ -259,54 +274,63 @@ def _check_xw(X: Any, w: Any) -> tuple[ModuleType, Any]:
     return xp, w
 
 
-def weighted_covariance(X: Any, w: Any, *, check: bool = True) -> Any:
+def weighted_covariance(X: Any, w: Any, *, check: bool = True, sign: str | None = None) -> Any:
     """The formed matrix ``B = (1/N) Xᵀ diag(w) X`` (``d × d``, exactly symmetric).
 
-    Computed as ``(Y₊ᵀY₊ − Y₋ᵀY₋)/N`` with ``Y± = √(w±) X`` over the rows of positive and
-    negative weight, so each product is a symmetric rank-k update (SYRK on NumPy: half the flops
-    of a general product, and an exactly symmetric result).
+    Computed as ``(Y₊ᵀY₊ − Y₋ᵀY₋)/N`` with ``Y± = √(w±) X``, so each product is a symmetric
+    rank-k update (SYRK on NumPy: half the flops of a general product, and an exactly symmetric
+    result).
 
     Parameters
     ----------
     X : array, shape (N, d)
-        Data, one sample per row (NumPy or CuPy).
+        Data, one sample per row (NumPy or CuPy). Its device is where ``B`` is formed.
     w : array, shape (N,)
-        Finite weights (any sign).
+        Finite weights (any sign). A host ``w`` with a device ``X`` (or the reverse) is copied
+        to ``X``'s side (``N`` numbers).
     check : bool
         Validate shapes and finiteness (default True; the Monte Carlo engine skips it).
+    sign : {"nonnegative", "nonpositive", "mixed"}, optional
+        What the caller knows of the signs of ``w`` (it must be true). Default: found out — on
+        the host by counting (products over the rows of each sign only); on a GPU taken as
+        ``"mixed"`` (two products over all rows), because a count would synchronise the device.
 
     Returns
     -------
     array, shape (d, d)
+        In the dtype of ``X``.
     """
     if check:
         xp, w = _check_xw(X, w)
     else:
         xp = bk.get_xp(X)
+    if sign is not None:
+        sign = check_choice("sign", sign, SIGNS)
     N = X.shape[0]
-    pos = w > 0
-    neg = w < 0
-    n_pos = int(pos.sum())
-    n_neg = int(neg.sum())
-    B = None
-    for mask, count, sign in ((pos, n_pos, 1.0), (neg, n_neg, -1.0)):
-        if count == 0:
-            continue
-        if count == N:
-            Y = X * xp.sqrt(sign * w)[:, None]
-        else:
-            Y = X[mask] * xp.sqrt(sign * w[mask])[:, None]
-        G = Y.T @ Y  # NumPy recognises Yᵀ·Y and calls SYRK
-        if B is None:
-            B = G
-            if sign < 0:
-                B *= -1.0
-        elif sign > 0:
-            B += G
-        else:
-            B -= G
-    if B is None:
-        B = xp.zeros((X.shape[1], X.shape[1]), dtype=X.dtype)
+    on_host = bk.backend_name(xp) == "numpy"
+    rows = None
+    if sign is None and on_host:
+        pos, neg = w > 0, w < 0
+        n_pos, n_neg = int(pos.sum()), int(neg.sum())
+        sign = "nonpositive" if n_pos == 0 else "nonnegative" if n_neg == 0 else "mixed"
+        rows = (pos, neg) if sign == "mixed" else None
+    if sign == "nonnegative":
+        Y = X * xp.sqrt(w)[:, None]
+        B = Y.T @ Y  # NumPy recognises Yᵀ·Y and calls SYRK
+    elif sign == "nonpositive":
+        Y = X * xp.sqrt(-w)[:, None]
+        B = -(Y.T @ Y)
+    elif rows is not None:   # host, both signs: products over the rows of each sign
+        pos, neg = rows
+        Yp = X[pos] * xp.sqrt(w[pos])[:, None]
+        Yn = X[neg] * xp.sqrt(-w[neg])[:, None]
+        B = Yp.T @ Yp
+        B -= Yn.T @ Yn
+    else:                    # device, signs unknown: no count, so no synchronisation
+        Yp = X * xp.sqrt(xp.maximum(w, 0))[:, None]
+        Yn = X * xp.sqrt(xp.maximum(-w, 0))[:, None]
+        B = Yp.T @ Yp
+        B -= Yn.T @ Yn
     B /= N
     return B
 
@@ -437,8 +461,9 @@ class DrawSpec:
         Student-t degrees of freedom.
     backend : {"numpy", "cupy"}
     dtype : float32 or float64
-    draw_on : {"host", "device"}
-        Where random numbers are drawn (:func:`draw_data`).
+    draw_on : {"auto", "host", "device"}
+        Where random numbers are drawn (:func:`draw_data`; ``"auto"``: on the device for CuPy,
+        ``"host"``: NumPy's numbers on both backends).
 
     Examples
     --------
@@ -457,7 +482,7 @@ class DrawSpec:
     df: float = 5.0
     backend: str | None = None
     dtype: Any = None
-    draw_on: str = "host"
+    draw_on: str = "auto"
 
     def __post_init__(self) -> None:
         fix = functools.partial(object.__setattr__, self)
@@ -473,7 +498,8 @@ class DrawSpec:
             fix("df", check_real("df", self.df, 2.0, strict_min=True))
         fix("backend", bk.resolve_backend(self.backend))
         fix("dtype", bk.resolve_dtype(self.dtype))
-        fix("draw_on", check_choice("draw_on", self.draw_on, ("host", "device")))
+        bk.resolve_draw_on(self.draw_on, self.backend)   # a bad draw_on fails here
+        fix("draw_on", self.draw_on.lower())
         self.scale_value()  # a bad scale fails here, not in the first trial
 
     @classmethod
@@ -503,12 +529,26 @@ class DrawSpec:
         """The numeric multiplier of the weights (:func:`resolve_scale` with this ``C``)."""
         return resolve_scale(self.scale, self.n_classes_drawn)
 
+    def weight_sign(self) -> str | None:
+        """The sign of every weight when the spec fixes it (:data:`SIGNS`), else None: ``"diag"``
+        weights ``p(1 − p)`` are ≥ 0 and ``"offdiag"`` weights ``−p_i p_j`` ≤ 0, times the scale.
+        Passed to :func:`weighted_covariance`, it spares a GPU the count of signs."""
+        if not isinstance(self.weights, str):
+            return None
+        s = self.scale_value()
+        if s == 0.0:
+            return "nonnegative"
+        positive = (self.weights == "diag") == (s > 0)
+        return "nonnegative" if positive else "nonpositive"
+
     def init_model(self, dim: int, seed: Any) -> Any:
         """The model of a draw of dimension ``dim``: ``model`` (checked against ``dim`` and the
-        backend) or ``LinearClassifier.init(n_classes, dim, sigma)`` from ``seed``."""
+        backend) or ``LinearClassifier.init(n_classes, dim, sigma)`` from ``seed`` (drawn where
+        ``draw_on`` says)."""
         if self.model is None:
             return LinearClassifier.init(self.n_classes, dim, self.sigma, seed=seed,
-                                         backend=self.backend, dtype=self.dtype)
+                                         backend=self.backend, dtype=self.dtype,
+                                         draw_on=self.draw_on)
         if int(self.model.dim) != dim:
             raise ValueError(f"model.dim must equal dim = {dim}, got {self.model.dim}")
         if bk.backend_name(self.model.xp) != self.backend:
@@ -569,6 +609,8 @@ class CovarianceDraw(DataShape):
     coupling : {"dependent", "independent"}
     scale : float
         The numeric multiplier applied to the block weights.
+    sign : {"nonnegative", "nonpositive"} or None
+        The sign of every weight when the spec fixes it (:meth:`DrawSpec.weight_sign`).
     """
 
     X: Any
@@ -576,10 +618,11 @@ class CovarianceDraw(DataShape):
     model: Any
     coupling: str
     scale: float
+    sign: str | None = None
 
     def matrix(self) -> Any:
         """``B = (1/N) Xᵀ diag(w) X`` formed (``d × d``)."""
-        return weighted_covariance(self.X, self.w, check=False)
+        return weighted_covariance(self.X, self.w, check=False, sign=self.sign)
 
     def operator(self) -> WeightedCovarianceOperator:
         """``B`` as a matrix-free operator."""
@@ -605,7 +648,8 @@ def draw_covariance(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec |
     coupling : {"dependent", "independent"}
         Weights from ``X`` itself, or from an independent copy ``X̃`` (same law).
     memory_budget : int, optional
-        Bytes for the row blocks of logits (default: from the free memory).
+        Bytes of the run's memory plan, for the row blocks of logits (default:
+        :func:`rmt.backend.plan_memory`).
     **fields
         Fields of :class:`DrawSpec` (``n_classes``, ``sigma``, ``model``, ``weights``,
         ``block``, ``scale``, ``distribution``, ``df``, ``backend``, ``dtype``, ``draw_on``),
@@ -631,7 +675,13 @@ def draw_covariance(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec |
     s = spec.scale_value()
     X = spec.draw_data(N, d, ss_x)
     source = X if coupling == "dependent" else spec.draw_data(N, d, ss_tilde)
-    w = block_weights(model, source, spec.weights, spec.block, memory_budget=memory_budget)
+    # X and X̃ are drawn here (finite) and the model is checked or drawn, so built-in weights
+    # are finite: only a callable's weights are checked (on a GPU, one flag read per draw)
+    w = block_weights(model, source, spec.weights, spec.block, memory_budget=memory_budget,
+                      check=False)
+    if callable(spec.weights):
+        check_finite_array("weights", w, bk.get_xp(w))
     if s != 1.0:
         w = w * s
-    return CovarianceDraw(X=X, w=w, model=model, coupling=coupling, scale=s)
+    return CovarianceDraw(X=X, w=w, model=model, coupling=coupling, scale=s,
+                          sign=spec.weight_sign())

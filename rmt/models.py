@@ -19,6 +19,7 @@ Softmax is computed through log-sum-exp, so logits of ±1e4 give finite, exact p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -86,8 +87,10 @@ def activation_functions(name: str, xp: ModuleType = np) -> tuple[Callable, Call
     if name == "identity":
         return (lambda u: u, lambda u: xp.ones_like(u), lambda u: xp.zeros_like(u))
     erf = _erf(xp)
-    inv_sqrt2 = 1.0 / np.sqrt(2.0)
-    inv_sqrt2pi = 1.0 / np.sqrt(2.0 * np.pi)
+    # Python floats, not NumPy scalars: a NumPy float64 scalar would promote float32 arrays to
+    # float64 (NEP 50, NumPy 2 and CuPy >= 14).
+    inv_sqrt2 = 1.0 / math.sqrt(2.0)
+    inv_sqrt2pi = 1.0 / math.sqrt(2.0 * math.pi)
 
     def cdf(u: Any) -> Any:
         return 0.5 * (1 + erf(u * inv_sqrt2))
@@ -123,9 +126,21 @@ def check_labels(y: Any, n_samples: int, n_classes: int, xp: ModuleType) -> Any:
 
 
 def _init_matrix(rows: int, cols: int, fan_in: int, sigma: float, seed: Any, xp: ModuleType,
-                 dtype: Any) -> Any:
-    G = bk.standard_normal((rows, cols), seed, xp, dtype)
-    return G * (sigma / np.sqrt(fan_in))
+                 dtype: Any, draw_on: str) -> Any:
+    G = bk.standard_normal((rows, cols), seed, xp, dtype, draw_on)
+    # a Python float keeps G's dtype (a NumPy float64 scalar would promote float32 to float64)
+    G *= float(sigma) / math.sqrt(fan_in)
+    return G
+
+
+def _trusted(cls: type, **fields: Any) -> Any:
+    """An instance of the frozen dataclass ``cls`` without its input checks: for arrays this
+    module has just drawn (finite by construction), so that no check reads them back from a
+    device."""
+    obj = object.__new__(cls)
+    for k, v in fields.items():
+        object.__setattr__(obj, k, v)
+    return obj
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +163,8 @@ class LinearClassifier:
 
     @classmethod
     def init(cls, n_classes: int, dim: int, sigma: float = 1.0, seed: Any = None,
-             backend: str | None = None, dtype: Any = None) -> "LinearClassifier":
+             backend: str | None = None, dtype: Any = None,
+             draw_on: str = "auto") -> "LinearClassifier":
         """Random initialisation ``V_ij ~ N(0, σ²/d)``.
 
         Parameters
@@ -160,12 +176,17 @@ class LinearClassifier:
         seed : int, SeedSequence or Generator, optional
         backend : {"numpy", "cupy"}, optional
         dtype : float32 or float64 (default)
+            The dtype of ``V``.
+        draw_on : {"auto", "host", "device"}
+            Where ``V`` is drawn (:func:`rmt.backend.resolve_draw_on`): on the device for CuPy
+            by default; ``"host"`` gives NumPy's numbers on either backend.
         """
         C = check_int("n_classes", n_classes, 2)
         d = check_int("dim", dim, 1)
         s = check_real("sigma", sigma, 0.0)
         xp = bk.xp_for(backend)
-        return cls(_init_matrix(C, d, d, s, seed, xp, bk.resolve_dtype(dtype)))
+        dt = bk.resolve_dtype(dtype)
+        return _trusted(cls, V=_init_matrix(C, d, d, s, seed, xp, dt, draw_on))
 
     @property
     def xp(self) -> ModuleType:
@@ -190,6 +211,10 @@ class LinearClassifier:
     def logits(self, X: Any) -> Any:
         """Logits ``Z = X Vᵀ``, shape ``(N, C)``."""
         check_data(X, self.dim, self.xp)
+        return self._logits(X)
+
+    def _logits(self, X: Any) -> Any:
+        """:meth:`logits` without the input check (for callers that checked ``X``)."""
         return X @ self.V.T
 
     def probabilities(self, X: Any) -> Any:
@@ -237,7 +262,7 @@ class OneHiddenLayer:
     @classmethod
     def init(cls, n_classes: int, dim: int, hidden: int, sigma: float = 1.0,
              activation: str = "relu", seed: Any = None, backend: str | None = None,
-             dtype: Any = None) -> "OneHiddenLayer":
+             dtype: Any = None, draw_on: str = "auto") -> "OneHiddenLayer":
         """Random initialisation ``W_kj ~ N(0, σ²/d)``, ``V_ck ~ N(0, σ²/m)`` (σ = 1: LeCun).
 
         Parameters
@@ -248,7 +273,7 @@ class OneHiddenLayer:
             Hidden width ``m``.
         sigma : float, >= 0
         activation : {"relu", "tanh", "gelu", "identity"}
-        seed, backend, dtype : as for :meth:`LinearClassifier.init`
+        seed, backend, dtype, draw_on : as for :meth:`LinearClassifier.init`
         """
         C = check_int("n_classes", n_classes, 2)
         d = check_int("dim", dim, 1)
@@ -258,8 +283,8 @@ class OneHiddenLayer:
         xp = bk.xp_for(backend)
         dt = bk.resolve_dtype(dtype)
         seed_w, seed_v = bk.spawn_seeds(seed, 2)  # never advances a caller's SeedSequence
-        return cls(_init_matrix(m, d, d, s, seed_w, xp, dt),
-                   _init_matrix(C, m, m, s, seed_v, xp, dt), act)
+        return _trusted(cls, W=_init_matrix(m, d, d, s, seed_w, xp, dt, draw_on),
+                        V=_init_matrix(C, m, m, s, seed_v, xp, dt, draw_on), activation=act)
 
     @property
     def xp(self) -> ModuleType:
@@ -299,6 +324,11 @@ class OneHiddenLayer:
     def logits(self, X: Any) -> Any:
         """Logits ``Z = φ(X Wᵀ) Vᵀ``, shape ``(N, C)``."""
         return self.features(X) @ self.V.T
+
+    def _logits(self, X: Any) -> Any:
+        """:meth:`logits` without the input check (for callers that checked ``X``)."""
+        phi, _, _ = activation_functions(self.activation, self.xp)
+        return phi(X @ self.W.T) @ self.V.T
 
     def probabilities(self, X: Any) -> Any:
         """Softmax probabilities ``P``, shape ``(N, C)``."""

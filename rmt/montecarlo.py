@@ -362,7 +362,10 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None,
         Trials per batch; capped so that a batch of formed matrices and their ``eigvalsh``
         workspace fit in ``memory_budget``. Does not change results.
     memory_budget : int, optional
-        Bytes a batch may use (default: the device's free memory).
+        Bytes a batch may use (default: the run's memory plan). The plan
+        (:func:`rmt.backend.plan_memory`, made once per run and recorded in
+        ``meta["memory_plan"]``) also sizes the row blocks of logits; no trial asks the device
+        for its free memory.
     progress : bool, optional
         See :func:`run_trials`.
     statistics : callable, optional
@@ -390,8 +393,8 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None,
     if zz is not None and not np.all(np.isfinite(zz)):
         raise ValueError("z must hold finite complex numbers")
     hist = {} if edges is None else {"esd": _check_edges("esd", edges)}
-    budget = bk.free_memory_bytes(xp) if memory_budget is None else check_int(
-        "memory_budget", memory_budget, 1)
+    plan = bk.plan_memory(xp)
+    budget = plan if memory_budget is None else check_int("memory_budget", memory_budget, 1)
     coupling = check_choice("coupling", coupling, ("dependent", "independent"))
     if statistics is not None and not callable(statistics):
         raise TypeError(f"statistics must be callable, got {type(statistics).__name__}")
@@ -404,7 +407,7 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None,
     def trial(seeds: Sequence[np.random.SeedSequence]) -> list[dict[str, Any]]:
         stack = xp.empty((len(seeds), d, d), dtype=dt)
         for i, s in enumerate(seeds):
-            draw = draw_covariance(d, N, s, spec, coupling=coupling)
+            draw = draw_covariance(d, N, s, spec, coupling=coupling, memory_budget=plan)
             stack[i] = draw.matrix()
         ev = bk.to_numpy(eigvalsh_batched(stack, check=False, memory_budget=max(
             1, budget - stack.nbytes)))
@@ -428,7 +431,8 @@ def simulate_spectra(n_trials: int, dim: int, n_samples: int, seed: Any = None,
 
     meta = {"dim": d, "n_samples": N, "gamma": d / N, "n_moments": K,
             "z": None if zz is None else {"real": zz.real.tolist(), "imag": zz.imag.tolist()},
-            **spec.describe(), "coupling": coupling, "device": bk.device_name(xp)}
+            **spec.describe(), "coupling": coupling, "device": bk.device_name(xp),
+            "memory_plan": plan, "memory_budget": budget}
     if spec.model is not None:
         meta["n_classes"] = None
     return run_trials(trial, n_trials, seed, batch_size=bsz, vectorized=True, histograms=hist,

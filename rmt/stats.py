@@ -820,7 +820,8 @@ def grid_distances(cdf_a: Callable[[np.ndarray], np.ndarray],
     lower = check_real("lower", lower)
     upper = check_real("upper", upper, lower, strict_min=True)
     n_grid = check_int("n_grid", n_grid, 2)
-    pts = np.empty(0) if points is None else np.asarray(points, dtype=np.float64).ravel()
+    pts = (np.empty(0) if points is None
+           else np.asarray(to_numpy(points), dtype=np.float64).ravel())
     grid = np.union1d(np.linspace(lower, upper, n_grid), pts[(pts >= lower) & (pts <= upper)])
     mid = 0.5 * (grid[1:] + grid[:-1])
     da, db = _cdf_of(cdf_a, "cdf_a"), _cdf_of(cdf_b, "cdf_b")

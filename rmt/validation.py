@@ -35,11 +35,23 @@ __all__ = [
 ]
 
 
+def _scalar_of(value: Any) -> Any:
+    """A 0-d array (NumPy or CuPy, e.g. a reduction's result) as its Python scalar (from a GPU:
+    one device→host copy); anything else unchanged."""
+    if getattr(value, "ndim", None) == 0 and not isinstance(value, np.generic) \
+            and callable(getattr(value, "item", None)):
+        return value.item()
+    return value
+
+
 def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as an int within ``[minimum, maximum]`` (either bound optional)."""
+    """``value`` as an int within ``[minimum, maximum]`` (either bound optional); a 0-d integer
+    array (NumPy or CuPy) counts as its value."""
     rng = _range_text(minimum, maximum)
+    value = _scalar_of(value)
     if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
-        if isinstance(value, (Real, np.floating)) and float(value).is_integer():
+        if (isinstance(value, (Real, np.floating)) and not isinstance(value, (bool, np.bool_))
+                and float(value).is_integer()):
             value = int(value)
         else:
             raise ValueError(f"{name} must be an integer{rng}, got {value!r}")
@@ -63,7 +75,9 @@ def check_index(name: str, value: Any, n: int) -> int:
 
 def check_real(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
                *, strict_min: bool = False, strict_max: bool = False) -> float:
-    """``value`` as a finite float within the bounds (``strict_*`` excludes the bound)."""
+    """``value`` as a finite float within the bounds (``strict_*`` excludes the bound); a 0-d
+    real array (NumPy or CuPy) counts as its value."""
+    value = _scalar_of(value)
     lo = "" if minimum is None else (f" > {minimum}" if strict_min else f" >= {minimum}")
     hi = "" if maximum is None else (f" < {maximum}" if strict_max else f" <= {maximum}")
     rng = lo + ("," if lo and hi else "") + hi

@@ -51,7 +51,7 @@ def gpu_cell(a: int, *, seed: np.random.SeedSequence, backend: str = "cupy") -> 
     from rmt.backend import standard_normal, to_numpy, xp_for
 
     xp = xp_for(backend)
-    x = standard_normal((int(a) + 2,), seed, xp)
+    x = standard_normal((int(a) + 2,), seed, xp, draw_on="host")
     return {"total": float(to_numpy(xp.sum(x)))}
 
 

@@ -67,9 +67,12 @@ def test_memory_and_device_name():
 @pytest.mark.gpu
 def test_cupy_roundtrip_same_draws():
     cp = bk.get_cupy()
-    a = bk.standard_normal((5, 2), 3, cp)
+    a = bk.standard_normal((5, 2), 3, cp, draw_on="host")
     assert bk.get_xp(a) is cp
     assert np.array_equal(bk.to_numpy(a), bk.standard_normal((5, 2), 3))
+    # by default CuPy draws on the device: its own stream, so other numbers
+    dev = bk.standard_normal((5, 2), 3, cp)
+    assert bk.get_xp(dev) is cp and not np.array_equal(bk.to_numpy(dev), bk.to_numpy(a))
     with pytest.raises(ValueError, match="backend='numpy'"):
         bk.get_xp(a, backend="numpy")
 
@@ -105,3 +108,35 @@ def test_one_seed_sequence_passed_twice_gives_one_model():
     assert np.array_equal(a.W, c.W) and np.array_equal(a.V, c.V)
     assert np.array_equal(LinearClassifier.init(3, 2, seed=ss).V,
                           LinearClassifier.init(3, 2, seed=ss).V)
+
+
+def test_import_rmt_needs_no_optional_extra():
+    """Every module of rmt imports with CuPy, PyTorch, xarray and Dask unimportable, and none
+    tries to import CuPy at import time (that would initialise CUDA); rmt.torch alone needs its
+    extra and says how to install it."""
+    import subprocess
+    import sys
+
+    code = """if True:
+        import importlib, pkgutil, sys
+        EXTRAS = {"cupy", "cupyx", "torch", "xarray", "dask", "distributed"}
+        tried = []
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in EXTRAS:
+                    tried.append(name)
+                    raise ImportError(f"blocked for this test: {name}")
+        sys.meta_path.insert(0, Block())
+        import rmt
+        for m in pkgutil.walk_packages(rmt.__path__, "rmt."):
+            try:
+                importlib.import_module(m.name)
+            except ImportError as e:
+                assert m.name.startswith("rmt.torch") and "pip install" in str(e), (m.name, e)
+        assert not [n for n in tried if n.split(".")[0] in ("cupy", "cupyx")], tried
+        assert not EXTRAS & {k.split(".")[0] for k in sys.modules}
+        print("ok")
+    """
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

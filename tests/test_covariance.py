@@ -220,7 +220,8 @@ def test_gpu_requested_without_gpu():
 def test_numpy_equals_cupy_for_the_same_seed():
     cp = bk.get_cupy()
     a = draw_covariance(64, 128, seed=9, weights="offdiag", scale="-C2")
-    b = draw_covariance(64, 128, seed=9, weights="offdiag", scale="-C2", backend="cupy")
+    b = draw_covariance(64, 128, seed=9, weights="offdiag", scale="-C2", backend="cupy",
+                        draw_on="host")
     np.testing.assert_array_equal(a.X, cp.asnumpy(b.X))  # drawn on the host: identical
     # weights and B differ only by the two libraries' rounding: bound as in _product_bound
     # (weights: logits by γ_d, softmax few eps, scaled by C² = 100).

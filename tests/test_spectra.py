@@ -334,7 +334,8 @@ def test_callable_operator():
 def test_numpy_equals_cupy_spectra():
     cp = bk.get_cupy()
     draw = draw_covariance(300, 600, seed=4, weights="diag", scale="C")
-    gdraw = draw_covariance(300, 600, seed=4, weights="diag", scale="C", backend="cupy")
+    gdraw = draw_covariance(300, 600, seed=4, weights="diag", scale="C", backend="cupy",
+                            draw_on="host")
     ev = sp.eigvalsh_batched(draw.matrix())
     gev = cp.asnumpy(sp.eigvalsh_batched(gdraw.matrix()))
     # Weyl: eigenvalues move by at most ‖ΔB‖ ≤ (N + d)·eps·‖|X|ᵀ|W||X|‖/N ≲ 1e-12·λ_max here.

@@ -2,12 +2,13 @@
 
 One module per family: ``foundation`` (exact Hessian identities), ``laws`` (spectral laws),
 ``block_ratio`` (block-diagonal structure against C), ``lindeberg`` (the interpolation step),
-``torch_blocks`` (PyTorch models by HVPs; registers nothing without torch, see its ``SKIPPED``).
+``training`` (the block structure along training: the dynamic force), ``torch_blocks`` (PyTorch
+models by HVPs; registers nothing without torch, see its ``SKIPPED``).
 """
 
 import importlib
 
-FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "torch_blocks")
+FAMILIES = ("foundation", "laws", "block_ratio", "lindeberg", "training", "torch_blocks")
 
 for _name in FAMILIES:
     try:

@@ -60,21 +60,24 @@ def n_samples(dim: int, gamma: float) -> int:
     return max(2, int(round(dim / gamma)))
 
 
-def _draw(C: int, N: int, d: int, seed: Any, backend: str, dtype: str, init: Any) -> tuple:
+def _draw(C: int, N: int, d: int, seed: Any, backend: str, dtype: str, init: Any,
+          draw_on: str = "auto") -> tuple:
     sx, sm, sp = bk.spawn_seeds(seed, 3)  # spawned from a copy: the caller's seed is unchanged
-    X = bk.standard_normal((N, d), sx, bk.xp_for(backend), dtype)
-    return init(seed=sm, backend=backend, dtype=dtype), X, sp
+    X = bk.standard_normal((N, d), sx, bk.xp_for(backend), dtype, draw_on)
+    return init(seed=sm, backend=backend, dtype=dtype, draw_on=draw_on), X, sp
 
 
 def cell_linear(C: int, sigma: float, gamma: float, *, seed: np.random.SeedSequence, dim: int,
                 pairs: int = 256, backend: str = "numpy", dtype: str = "float64",
-                memory_limit: int | None = None) -> dict[str, float]:
-    """One linear-CE cell: exact aggregate, per-block RMS, per-block mean over sampled pairs."""
+                memory_limit: int | None = None, draw_on: str = "auto") -> dict[str, float]:
+    """One linear-CE cell: exact aggregate, per-block RMS, per-block mean over sampled pairs
+    (``draw_on``: :func:`rmt.backend.resolve_draw_on`)."""
     from rmt.hessian import block_norms, block_ratio  # noqa: PLC0415
     from rmt.models import LinearClassifier  # noqa: PLC0415
 
     model, X, sp = _draw(C, n_samples(dim, gamma), dim, seed, backend, dtype,
-                         lambda **kw: LinearClassifier.init(int(C), int(dim), float(sigma), **kw))
+                         lambda **kw: LinearClassifier.init(int(C), int(dim), float(sigma), **kw),
+                         draw_on)
     if pairs > 0:
         r = block_ratio(model, X, pairs=int(pairs), seed=sp, memory_limit=memory_limit)
         agg, diag, off = r.aggregate, r.diagonal_sq_sum, r.off_diagonal_sq_sum

@@ -19,12 +19,13 @@ from ..models import (
     check_data,
     check_labels,
 )
-from ..validation import check_choice, check_int
+from ..validation import check_choice
 
 #: (a dense float64 Hessian of 20,000 parameters takes 3.2 GB).
 MAX_DENSE_PARAMS = 20_000
-#: Fraction of the free memory (host or device) used when ``memory_limit`` is not given.
-MEMORY_SAFETY = 0.5
+#: Fraction of the device's total memory planned for when ``memory_limit`` is not given
+#: (:func:`rmt.backend.plan_memory`: one plan per call, the same in every run on a device).
+MEMORY_SAFETY = bk.MEMORY_PLAN_FRACTION
 #: ``pairs="auto"`` never samples more pairs than this.
 AUTO_MAX_PAIRS = 4096
 #: ``pairs="auto"`` spends at most this fraction of the exact aggregate's flops on the
@@ -96,9 +97,7 @@ def _check_X(X: Any, model: Any, xp: ModuleType) -> Any:
 
 
 def _memory_limit(memory_limit: Any, xp: ModuleType) -> int:
-    if memory_limit is None:
-        return max(1 << 20, int(MEMORY_SAFETY * bk.free_memory_bytes(xp)))
-    return check_int("memory_limit", memory_limit, 1)
+    return bk.plan_memory(xp, memory_limit, name="memory_limit")
 
 
 class _Ctx:
@@ -318,12 +317,11 @@ def _plan(limit: int, N: int, C: int, fixed: Callable[[int], int], per_col: Call
 
 
 def _gram(A: Any, xp: ModuleType) -> Any:
-    """``A Aᵀ`` (symmetric): NumPy's matmul calls BLAS SYRK for ``A @ A.T`` on one buffer;
-    on CuPy, cuBLAS SYRK fills one triangle, mirrored here (checked once against GEMM)."""
+    """``A Aᵀ`` as a full symmetric matrix (for general products with it). NumPy's matmul calls
+    BLAS SYRK for ``A @ A.T`` on one buffer; CuPy's calls GEMM, which reads ``A`` in place and
+    makes no temporary (a SYRK would need a copy of one triangle into the other: ``N × N``
+    temporaries for ``N² p`` saved flops, small next to the aggregate's ``N² C``)."""
     A = xp.ascontiguousarray(A)
-    if bk.backend_name(xp) == "cupy" and _cupy_syrk_ok(xp):
-        S = importlib.import_module("cupy.cublas").syrk("N", A, lower=True)
-        return xp.tril(S) + xp.tril(S, -1).T
     return A @ A.T
 
 
@@ -331,12 +329,18 @@ _SYRK_STATE: dict[str, bool] = {}
 
 
 def _cupy_syrk_ok(xp: ModuleType) -> bool:
+    """Whether ``cupy.cublas.syrk`` accumulates ``A Aᵀ`` into the lower triangle of a C-ordered
+    output in place, leaving the upper one alone (checked once per process: one small copy)."""
     if "ok" not in _SYRK_STATE:
         try:
+            syrk = importlib.import_module("cupy.cublas").syrk
             A = xp.asarray(np.arange(12.0).reshape(3, 4) / 7.0)
-            S = importlib.import_module("cupy.cublas").syrk("N", A, lower=True)
-            S = xp.tril(S) + xp.tril(S, -1).T
-            _SYRK_STATE["ok"] = bool(xp.allclose(S, A @ A.T, rtol=1e-12, atol=0))
+            S = xp.zeros((3, 3))
+            for _ in range(2):
+                syrk("N", A, out=S, alpha=1.0, beta=1.0, lower=True)
+            want = 2.0 * np.tril(np.arange(12.0).reshape(3, 4) @ np.arange(12.0).reshape(3, 4).T
+                                 ) / 49.0
+            _SYRK_STATE["ok"] = bool(np.allclose(bk.to_numpy(S), want, rtol=1e-12, atol=0))
         except Exception:  # any failure: fall back to GEMM
             _SYRK_STATE["ok"] = False
     return _SYRK_STATE["ok"]
@@ -349,27 +353,34 @@ def _as_f64(a: Any) -> Any:
 class _SymAcc:
     """Float64 accumulators ``S += A Aᵀ`` of ``n × n`` symmetric products, and ``Σ G∘S``.
 
-    On NumPy only one triangle is computed and stored: BLAS SYRK (``n² k`` flops, half of a
-    GEMM) writes into the Fortran-ordered float64 accumulator in place (float64 ``A``) or into
-    one reused float32 buffer that is then added (float32 ``A``: float32 products, float64
-    sums); the other triangle stays 0. Elsewhere (CuPy) the accumulators are full matrices
-    (:func:`_gram`). :meth:`dot` knows which, so callers never see the difference.
+    Only one triangle is computed and stored: SYRK (``n² k`` flops, half of a GEMM) writes into
+    the float64 accumulator in place (float64 ``A``) or into one reused buffer of ``A``'s type
+    that is then added (float32 ``A``: float32 products, float64 sums); the other triangle stays
+    0. NumPy: BLAS SYRK into Fortran-ordered accumulators. CuPy: cuBLAS SYRK into C-ordered
+    ones, which reads a C-ordered ``A`` in place (a Fortran-ordered output would make CuPy copy
+    ``A``). If CuPy's SYRK fails its one check, full matrices by GEMM instead. :meth:`dot` and
+    :meth:`matmul` know which, so callers never see the difference. Memory: the accumulators
+    and, for float32 ``A``, one ``n × n`` buffer — what :func:`ce_aggregate`'s plan counts.
     """
 
     def __init__(self, xp: ModuleType, n: int):
         self.xp, self.n = xp, int(n)
-        self.tri = bk.backend_name(xp) == "numpy"
+        self.gpu = bk.backend_name(xp) == "cupy"
+        self.tri = not self.gpu or _cupy_syrk_ok(xp)
         self._tmp = None
 
     def zeros(self) -> Any:
-        if self.tri:
+        if not self.gpu:
             return np.zeros((self.n, self.n), dtype=_F64, order="F")
         return self.xp.zeros((self.n, self.n), dtype=_F64)
 
     def add(self, out: Any, A: Any) -> None:
-        """``out += A Aᵀ`` (one triangle on NumPy)."""
+        """``out += A Aᵀ`` (one triangle, unless CuPy's SYRK failed its check)."""
         if not self.tri:
             out += _as_f64(_gram(A, self.xp))
+            return
+        if self.gpu:
+            self._add_gpu(out, A)
             return
         from scipy.linalg import blas  # noqa: PLC0415 - SciPy is a dependency; lazy for import time
 
@@ -385,10 +396,26 @@ class _SymAcc:
                        trans=1, overwrite_c=1)
         out += r
 
+    def _add_gpu(self, out: Any, A: Any) -> None:
+        xp = self.xp
+        syrk = importlib.import_module("cupy.cublas").syrk
+        A = xp.ascontiguousarray(A)             # C order: read in place by SYRK, no copy
+        if A.dtype == _F64:
+            syrk("N", A, out=out, alpha=1.0, beta=1.0, lower=True)
+            return
+        if self._tmp is None:                   # one triangle written, the other stays 0
+            self._tmp = xp.zeros((self.n, self.n), dtype=A.dtype)
+        syrk("N", A, out=self._tmp, alpha=1.0, beta=0.0, lower=True)
+        out += self._tmp
+
     def matmul(self, G: Any, W: Any) -> Any:
-        """``G @ W`` for a symmetric ``G`` made by this accumulator (BLAS SYMM on NumPy)."""
+        """``G @ W`` for a symmetric ``G`` made by this accumulator (BLAS SYMM on NumPy; on CuPy
+        ``L W + Lᵀ W − diag(G) W`` from the stored triangle ``L``, without a full copy)."""
         if not self.tri:
             return G @ W
+        if self.gpu:
+            W = _as_f64(W)
+            return G @ W + G.T @ W - self.xp.diagonal(G)[:, None] * W
         from scipy.linalg import blas  # noqa: PLC0415
 
         W = _as_f64(W)
@@ -396,10 +423,13 @@ class _SymAcc:
             return blas.dsymm(1.0, G, W.T, side=1).T
         return blas.dsymm(1.0, G, np.asfortranarray(W))
 
-    def dot(self, G: Any, S: Any) -> float:
-        """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator."""
+    def dot(self, G: Any, S: Any) -> Any:
+        """``Σ_{n,m} G_nm S_nm`` for two symmetric matrices made by this accumulator: a float
+        (NumPy) or a 0-d device array (CuPy; not copied to the host here)."""
         xp = self.xp
         if not self.tri:
-            return float(xp.vdot(G.ravel(), S.ravel()))
+            return xp.vdot(G.ravel(), S.ravel())
+        if self.gpu:
+            return 2.0 * xp.vdot(G.ravel(), S.ravel()) - xp.diagonal(G) @ xp.diagonal(S)
         g, s = G.reshape(-1, order="F"), S.reshape(-1, order="F")   # views, no copies
         return 2.0 * float(g @ s) - float(np.diagonal(G) @ np.diagonal(S))

@@ -170,7 +170,9 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
     nb, cc = _plan(limit, N, C, lambda nb: (40 + 3 * isz) * nb * nb + 8 * nb * p,
                    lambda nb: 8 * isz * nb + isz * p, "memory_limit")
     rows = _blocks(N, nb)
-    nu = bk.to_numpy(xp.sum(_as_f64(F) ** 2, axis=1))
+    # everything read back is kept where it was computed and copied once at the end (one
+    # device→host transfer per call on CuPy: the sampled path calls this per group)
+    nu = xp.sum(_as_f64(F) ** 2, axis=1)
     whole = None
     if len(rows) == 1 and cc >= C:
         whole = F @ V.T                          # one logits product serves lse and P
@@ -185,8 +187,8 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
         _powers(P, P2, Q, normalise=False)
         return P, P2, Q
 
-    diag = off = bsum = 0.0
-    dS1, dS4, dSQ = (np.zeros(N) for _ in range(3))
+    sums: list[Any] = []                          # (D, B, O) per pair of row blocks, weighted
+    diags: list[Any] = []                         # diagonals of S1, S4, QQᵀ per row block
     for bi, (r0, r1) in enumerate(rows):
         for s0, s1 in rows[bi:]:
             same = r0 == s0
@@ -204,8 +206,7 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
                     del P, P2, Q
                 sym.add(G, _as_f64(F[r0:r1]))
                 dot = sym.dot
-                for dvec, S in ((dS1, S1), (dS4, S4), (dSQ, SQ)):
-                    dvec[r0:r1] = bk.to_numpy(xp.diagonal(S))
+                diags.append(xp.stack([xp.diagonal(S1), xp.diagonal(S4), xp.diagonal(SQ)]))
                 w = 1.0
             else:                                # off-diagonal row blocks: GEMMs, counted twice
                 S1, S4, SQ = (xp.zeros((r1 - r0, s1 - s0), dtype=_F64) for _ in range(3))
@@ -218,18 +219,20 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
                     del P, P2, Q, Ps, Ps2, Qs
                 G = _as_f64(F[r0:r1]) @ _as_f64(F[s0:s1]).T
 
-                def dot(a: Any, b: Any) -> float:
-                    return float(xp.vdot(a.ravel(), b.ravel()))
+                def dot(a: Any, b: Any) -> Any:
+                    return xp.vdot(a.ravel(), b.ravel())
                 w = 2.0
             G *= G
-            diag += w * dot(G, SQ)
-            bsum += w * dot(G, S4)
+            d_, b_ = dot(G, SQ), dot(G, S4)
             S1 *= S1
             S1 -= S4
-            off += w * dot(G, S1)
+            sums.append(w * xp.stack([d_, b_, dot(G, S1)]))
             if same and share is not None and whole is not None:
                 share.update(P=whole, G=G, sym=sym)
             del S1, S4, SQ, G
+    nu, dS, tot = bk.to_host(nu, xp.concatenate(diags, axis=1), xp.stack(sums).sum(axis=0))
+    dS1, dS4, dSQ = dS
+    diag, bsum, off = (float(v) for v in tot)
     if share is not None:
         share["diag_terms"] = (nu * nu * dSQ, nu * nu * (dS1 * dS1 - dS4))
     n2 = float(N) * N

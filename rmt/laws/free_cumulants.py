@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import backend as bk
 from ..validation import check_real
 from ._base import check_order
 
@@ -47,7 +48,7 @@ def moments_from_free_cumulants(kappa: Sequence[float]) -> np.ndarray:
     >>> moments_from_free_cumulants([1.0, 0.5, 0.25])
     array([1.  , 1.5 , 2.75])
     """
-    k = np.asarray(kappa, dtype=np.float64)
+    k = np.asarray(bk.to_numpy(kappa), dtype=np.float64)
     if k.ndim != 1 or not np.all(np.isfinite(k)):
         raise ValueError("kappa must be a 1-D sequence of finite numbers")
     n = k.size
@@ -62,7 +63,7 @@ def moments_from_free_cumulants(kappa: Sequence[float]) -> np.ndarray:
 def free_cumulants_from_moments(moments: Sequence[float]) -> np.ndarray:
     """Free cumulants ``κ_1..κ_n`` from moments ``m_1..m_n`` (inverse of
     :func:`moments_from_free_cumulants`): ``κ_n = m_n − Σ_{s<n} κ_s [z^{n−s}] M(z)^s``."""
-    m = np.asarray(moments, dtype=np.float64)
+    m = np.asarray(bk.to_numpy(moments), dtype=np.float64)
     if m.ndim != 1 or not np.all(np.isfinite(m)):
         raise ValueError("moments must be a 1-D sequence of finite numbers")
     n = m.size

@@ -39,8 +39,9 @@ class DiscreteWeights:
     info: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        v = np.atleast_1d(np.asarray(self.values, dtype=np.float64))
-        p = np.atleast_1d(np.asarray(self.probs, dtype=np.float64))
+        # NumPy or CuPy arrays (a law is a few host numbers: device atoms are copied once)
+        v = np.atleast_1d(np.asarray(bk.to_numpy(self.values), dtype=np.float64))
+        p = np.atleast_1d(np.asarray(bk.to_numpy(self.probs), dtype=np.float64))
         if v.ndim != 1 or p.ndim != 1:
             raise ValueError("weights values and probs must be 1-D")
         if v.size == 0:

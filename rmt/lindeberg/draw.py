@@ -46,6 +46,13 @@ class LindebergDraw(DataShape):
         Multiplier of the weights.
     distribution : str
         Law of the entries of ``X`` (and ``X̃``).
+    sign : {"nonnegative", "nonpositive"} or None
+        Sign of every weight when the spec fixes it (:meth:`rmt.covariance.DrawSpec.weight_sign`).
+    rank_hint : int or None
+        ``rank V`` when known without looking at ``V`` (a drawn Gaussian ``V``: ``min(C, d)``
+        almost surely, 0 for ``σ = 0``); None for a given model, whose rank is measured.
+    memory_budget : int or None
+        The run's memory plan, for the row blocks of logits (:func:`rmt.backend.plan_memory`).
     """
 
     X: Any
@@ -57,10 +64,15 @@ class LindebergDraw(DataShape):
     scale: float
     distribution: str
     _cache: dict = field(default_factory=dict, repr=False)
+    sign: str | None = None
+    rank_hint: int | None = None
+    memory_budget: int | None = None
 
     # -- weights ------------------------------------------------------------------------------
     def _weights_of(self, Y: Any) -> Any:
-        w = block_weights(self.model, Y, self.weights, self.block)
+        # Y is drawn data (finite) and the model drawn or checked: only a callable is checked
+        w = block_weights(self.model, Y, self.weights, self.block,
+                          memory_budget=self.memory_budget, check=callable(self.weights))
         if self.scale != 1.0:
             w = w * self.scale
         return w
@@ -125,10 +137,14 @@ class LindebergDraw(DataShape):
         if "Q" not in self._cache:
             xp, V = self.xp, self.model.V
             C, d = V.shape
-            if not bool(xp.any(V != 0)):
+            if self.rank_hint == 0 or (self.rank_hint is None and not bool(xp.any(V != 0))):
                 Q = xp.zeros((d, 0), dtype=V.dtype)
             elif C >= d:
                 Q = None  # rank d almost surely for a Gaussian V
+            elif self.rank_hint is not None:
+                # a drawn Gaussian V has full rank C almost surely: no rank test (which would
+                # read R back from a GPU)
+                Q, _ = xp.linalg.qr(V.T)
             else:
                 Q, R = xp.linalg.qr(V.T)
                 diag = xp.abs(xp.diag(R))
@@ -180,7 +196,7 @@ class LindebergDraw(DataShape):
         ``coupled=True`` the reference ``B̌`` with the same weights on ``X̌``."""
         w = self.path_weights(path, s)
         X = self.coupled_data() if coupled else self.X
-        return weighted_covariance(X, w, check=False)
+        return weighted_covariance(X, w, check=False, sign=self.sign)
 
     def operator(self, path: str = "smooth", s: float = 1.0, *,
                  coupled: bool = False) -> WeightedCovarianceOperator:
@@ -190,7 +206,8 @@ class LindebergDraw(DataShape):
 
 
 def draw_lindeberg(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec | None = None, *,
-                   coupled: bool = True, **fields: Any) -> LindebergDraw:
+                   coupled: bool = True, memory_budget: int | None = None,
+                   **fields: Any) -> LindebergDraw:
     """Draw ``X``, ``X̃`` (and ``X̂``) and the model of one Lindeberg path.
 
     Seeds: children 0, 1, 2, 3 of ``SeedSequence(seed)`` draw ``X``, the model, ``X̃`` and
@@ -208,6 +225,9 @@ def draw_lindeberg(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec | 
         default ``DrawSpec()``). The smooth path and the coupled reference need Gaussian data.
     coupled : bool
         Also draw ``X̂`` for the coupled reference (Gaussian data only).
+    memory_budget : int, optional
+        The run's memory plan, for the row blocks of logits (default:
+        :func:`rmt.backend.plan_memory`, made once here).
     **fields
         Fields of :class:`~rmt.covariance.DrawSpec` overriding those of ``spec``.
 
@@ -232,8 +252,11 @@ def draw_lindeberg(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec | 
     X = spec.draw_data(N, d, ss_x)
     X_tilde = spec.draw_data(N, d, ss_tilde)
     X_hat = spec.draw_data(N, d, ss_hat) if (coupled and spec.distribution == "gaussian") else None
+    rank = None if spec.model is not None else (0 if spec.sigma == 0 else min(model.n_classes, d))
     return LindebergDraw(X=X, X_tilde=X_tilde, X_hat=X_hat, model=model, weights=spec.weights,
-                         block=spec.block, scale=s, distribution=spec.distribution)
+                         block=spec.block, scale=s, distribution=spec.distribution,
+                         sign=spec.weight_sign(), rank_hint=rank,
+                         memory_budget=bk.plan_memory(bk.xp_for(spec.backend), memory_budget))
 
 
 def path_grid(path: str, n_points: int, n_samples: int | None = None) -> np.ndarray:

@@ -118,21 +118,20 @@ def side_seed(seed: Any, tag: str) -> np.random.SeedSequence:
                                   pool_size=ss.pool_size)
 
 
-def _projected_norms(draw: LindebergDraw) -> np.ndarray:
-    """``‖P x_n‖² − rank V`` on the host (zeros for non-Gaussian data, where the decomposition
-    is not exactly unbiased: then the projected first-moment gap is not reported as such)."""
+def _projected_sq(draw: LindebergDraw) -> Any:
+    """``‖P x_n‖²`` where the draw lives, or None where the projected first-moment gap is not
+    reported as such (non-Gaussian data, where the decomposition is not exactly unbiased, or
+    ``rank V = 0``); minus ``rank V`` it is centred."""
     if draw.distribution != "gaussian":
-        return np.zeros(draw.n_samples)
+        return None
     xp = draw.xp
     Q = draw.row_space()
     if Q is None:
-        sq = xp.sum(draw.X * draw.X, axis=1)
-    elif Q.shape[1] == 0:
-        return np.zeros(draw.n_samples)
-    else:
-        XP = draw.X @ Q
-        sq = xp.sum(XP * XP, axis=1)
-    return bk.to_numpy(sq).astype(np.float64) - draw.rank
+        return xp.sum(draw.X * draw.X, axis=1)
+    if Q.shape[1] == 0:
+        return None
+    XP = draw.X @ Q
+    return xp.sum(XP * XP, axis=1)
 
 
 def _resolve_estimator(estimator: str, distribution: str) -> str:
@@ -166,6 +165,8 @@ class PathPlan:
     increments_at : tuple of int
         Replacement path: the ``k`` whose increments ``s(B^{(k+1)}) − s(B^{(k)})`` are taken.
     spec : DrawSpec
+    memory_budget : int
+        The run's memory plan (:func:`rmt.backend.plan_memory`), made once by :func:`plan_path`.
     """
 
     dim: int
@@ -180,12 +181,13 @@ class PathPlan:
     edges: np.ndarray
     increments_at: tuple
     spec: DrawSpec
+    memory_budget: int
 
     def meta(self) -> dict[str, Any]:
         """The run's parameters, as recorded in :attr:`LindebergPath.params`."""
         return {"dim": self.dim, "n_samples": self.n_samples, "gamma": self.dim / self.n_samples,
                 "path": self.path, "estimator": self.estimator, **self.spec.describe(),
-                "increments_at_k": list(self.increments_at)}
+                "increments_at_k": list(self.increments_at), "memory_plan": self.memory_budget}
 
 
 def _path_points(path: str, grid: Any, n_points: int, N: int) -> np.ndarray:
@@ -207,11 +209,13 @@ def _path_points(path: str, grid: Any, n_points: int, N: int) -> np.ndarray:
     return g.astype(int)
 
 
-def _pilot_edges(d: int, N: int, seed: Any, spec: DrawSpec, n_bins: int) -> np.ndarray:
+def _pilot_edges(d: int, N: int, seed: Any, spec: DrawSpec, n_bins: int,
+                 memory_budget: int) -> np.ndarray:
     """``n_bins`` bins on ``[0, 1.15 λ_max]`` of a pilot ``B₁`` (``[1.15 λ_min, ·]`` when weights
     are negative), drawn from the pilot stream :func:`side_seed`."""
     gaussian = spec.distribution == "gaussian"
-    pilot = draw_lindeberg(d, N, side_seed(seed, "pilot"), spec, coupled=False)
+    pilot = draw_lindeberg(d, N, side_seed(seed, "pilot"), spec, coupled=False,
+                           memory_budget=memory_budget)
     ev = bk.to_numpy(eigvalsh_batched(pilot.covariance("smooth" if gaussian else "replacement",
                                                        1.0 if gaussian else 0)))
     lo = min(0.0, 1.15 * float(ev[0]))
@@ -245,11 +249,11 @@ def plan_path(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec | None 
         raise ValueError("z must be finite complex numbers with Im z > 0")
     g = _path_points(path, grid, n_points, N)
     tau = g.astype(np.float64) if path == "smooth" else 1.0 - g / N
-    bk.xp_for(spec.backend)  # an unavailable backend fails before the pilot draw
+    budget = bk.plan_memory(bk.xp_for(spec.backend))  # an unavailable backend fails here
     if est == "auto":
         est = "coupled" if (dist == "gaussian" and spec.n_classes_drawn < d) else "control"
     if edges is None:
-        e = _pilot_edges(d, N, seed, spec, n_bins)
+        e = _pilot_edges(d, N, seed, spec, n_bins, budget)
     else:
         e = np.asarray(edges, dtype=np.float64)
         if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
@@ -257,7 +261,7 @@ def plan_path(dim: int, n_samples: int, seed: Any = None, spec: DrawSpec | None 
     points = tuple(float(x) for x in g) if path == "smooth" else tuple(int(x) for x in g)
     inc_k = tuple(k for k in points if k < N) if increments else ()
     return PathPlan(d, N, path, points, np.asarray(tau), int(np.argmin(tau)), zz, K, est, e,
-                    inc_k, spec)
+                    inc_k, spec, budget)
 
 
 def path_trial(plan: PathPlan, seed: Any) -> dict[str, Any]:
@@ -265,30 +269,35 @@ def path_trial(plan: PathPlan, seed: Any) -> dict[str, Any]:
     point of ``plan`` evaluated on it (common random numbers).
 
     Returns the per-trial statistics named in :attr:`LindebergPath.mc` (``"gap"`` being the
-    one of ``plan.estimator``), on the host in float64.
+    one of ``plan.estimator``), on the host in float64. On a GPU everything the statistics need
+    (eigenvalues, weights, norms) comes back in one device→host copy.
     """
     d, N, est, ref = plan.dim, plan.n_samples, plan.estimator, plan.reference
     xp = bk.xp_for(plan.spec.backend)
-    draw = draw_lindeberg(d, N, seed, plan.spec, coupled=est == "coupled")
+    draw = draw_lindeberg(d, N, seed, plan.spec, coupled=est == "coupled",
+                          memory_budget=plan.memory_budget)
+    sign = draw.sign
     ws = [draw.path_weights(plan.path, s) for s in plan.points]
-    mats = [weighted_covariance(draw.X, w, check=False) for w in ws]
+    mats = [weighted_covariance(draw.X, w, check=False, sign=sign) for w in ws]
     if est == "coupled":
         Xc = draw.coupled_data()
-        mats += [weighted_covariance(Xc, w, check=False) for w in ws]
-    mats += [weighted_covariance(draw.X, draw.replacement_weights(k + 1), check=False)
+        mats += [weighted_covariance(Xc, w, check=False, sign=sign) for w in ws]
+    mats += [weighted_covariance(draw.X, draw.replacement_weights(k + 1), check=False, sign=sign)
              for k in plan.increments_at]
-    ev = bk.to_numpy(eigvalsh_batched(xp.stack(mats), check=False)).astype(np.float64)
+    ev_dev = eigvalsh_batched(xp.stack(mats), check=False, memory_budget=plan.memory_budget)
     del mats
+    sq = _projected_sq(draw)
+    ev, W, r, *rest = bk.to_host(ev_dev, xp.stack(ws), draw.norm_ratios(),
+                                 *(() if sq is None else (sq,)))
+    ev, W = ev.astype(np.float64), W.astype(np.float64)
+    pn = rest[0].astype(np.float64) - draw.rank if rest else np.zeros(N)
     n = len(plan.points)
     s_all = stieltjes_from_eigenvalues(ev, plan.z)                  # (n_mats, q)
     s = s_all[:n]
     m_all = moments_from_eigenvalues(ev, plan.n_moments)
     mom = m_all[:n]
     gap_direct = s - s[ref]
-    r = draw.norm_ratios()
-    W = np.stack([bk.to_numpy(w) for w in ws]).astype(np.float64)
-    pn = _projected_norms(draw)
-    F = deterministic_stieltjes(W * bk.to_numpy(r)[None, :], plan.z, d / N)
+    F = deterministic_stieltjes(W * r.astype(np.float64)[None, :], plan.z, d / N)
     out = {"stieltjes": s, "gap.direct": gap_direct, "gap.control": gap_direct - (F - F[ref]),
            "moments": mom, "moment_gap.direct": mom - mom[ref]}
     if est == "coupled":

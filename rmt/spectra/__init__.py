@@ -2,8 +2,9 @@
 
 Exact
 -----
-:func:`eigvalsh_batched` diagonalises one matrix or a stack, in chunks sized to the device's
-free memory; :func:`stieltjes_from_eigenvalues` and :func:`moments_from_eigenvalues` turn the
+:func:`eigvalsh_batched` diagonalises one matrix or a stack, in chunks sized to the run's
+memory plan (on a GPU: the batched Jacobi solver only for small matrices, checked for
+convergence); :func:`stieltjes_from_eigenvalues` and :func:`moments_from_eigenvalues` turn the
 eigenvalues into ``s(z) = (1/d) tr (B − z)⁻¹`` and ``m_k = (1/d) tr B^k``.
 
 Matrix-free
@@ -38,6 +39,7 @@ from .density import (  # noqa: F401 - RULES and the EIGVALSH_* constants are pu
     slq_parameters,
 )
 from .exact import (  # noqa: F401
+    BATCHED_JACOBI_MAX_DIM,
     EIGVALSH_MEMORY_FRACTION,
     EIGVALSH_WORKSPACE_FACTOR,
     eigvalsh_batched,

@@ -42,6 +42,7 @@ the Favard quadrature bound); a Gaussian kernel of width ``σ`` moves the measur
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -155,6 +156,17 @@ def kpm_parameters(accuracy: float, dim: int, confidence: float = 0.95) -> tuple
     return n_probes, max(2, math.ceil(math.pi**2 / (2.0 * t)) - 1)
 
 
+def _on_host(method: Callable) -> Callable:
+    """Evaluate a density's method at points ``x`` on the host (the density is a few host
+    arrays) and return the result where ``x`` lives: a CuPy ``x`` gives a CuPy result."""
+    @functools.wraps(method)
+    def run(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
+        xp = bk.get_xp(x)
+        out = method(self, bk.to_numpy(x), *args, **kwargs)
+        return out if xp is np else bk.asarray(out, xp)
+    return run
+
+
 def _as_reference(reference: Any) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]:
     """A CDF and its jump points (or a grid hint) for eigenvalues or a callable CDF."""
     if callable(reference):
@@ -212,6 +224,7 @@ class SpectralDensity:
     def _points(self) -> np.ndarray:
         return np.empty(0)
 
+    @_on_host
     def histogram(self, edges: Any) -> np.ndarray:
         """Probability mass in each bin ``[e_i, e_{i+1})`` of increasing ``edges``."""
         e = np.asarray(edges, dtype=np.float64)
@@ -283,6 +296,7 @@ class SLQDensity(SpectralDensity):
     def _points(self) -> np.ndarray:
         return self._sorted_nodes
 
+    @_on_host
     def cdf(self, x: Any) -> np.ndarray:
         """The (right-continuous, step) CDF of the averaged Gauss rules."""
         x = np.asarray(x, dtype=np.float64)
@@ -290,6 +304,7 @@ class SLQDensity(SpectralDensity):
         cum = np.concatenate([[0.0], self._cum])
         return np.minimum(cum[i], 1.0)
 
+    @_on_host
     def pdf(self, x: Any, bandwidth: float | None = None) -> np.ndarray:
         """Density smoothed by a Gaussian kernel of width ``bandwidth`` (default
         :attr:`bandwidth`)."""
@@ -306,6 +321,7 @@ class SLQDensity(SpectralDensity):
             out.ravel()[start:start + 2048] = (np.exp(-0.5 * u * u) @ w) / (s * math.sqrt(2 * math.pi))
         return out
 
+    @_on_host
     def smoothed_cdf(self, x: Any, bandwidth: float | None = None) -> np.ndarray:
         """CDF of the Gaussian-smoothed density :meth:`pdf`: ``Σ τ Φ((x − θ)/σ)``."""
         from scipy.special import ndtr  # noqa: PLC0415
@@ -327,6 +343,7 @@ class SLQDensity(SpectralDensity):
         s = self.bandwidth if bandwidth is None else float(bandwidth)
         return self.w1_bound + s * math.sqrt(2.0 / math.pi)
 
+    @_on_host
     def stieltjes(self, z: Any) -> Any:
         """Gauss-quadrature Stieltjes transform ``Σ τ_l / (θ_l − z)`` of the averaged rule."""
         z = np.asarray(z, dtype=np.complex128)
@@ -385,6 +402,7 @@ class KPMDensity(SpectralDensity):
     def damped_moments(self) -> np.ndarray:
         return _jackson(self.degree) * self.chebyshev_moments
 
+    @_on_host
     def cdf(self, x: Any) -> np.ndarray:
         """Exact CDF of the damped Chebyshev series: ``1 − θ/π − (2/π) Σ g_k μ_k sin(kθ)/k``."""
         x = np.asarray(x, dtype=np.float64)
@@ -399,8 +417,13 @@ class KPMDensity(SpectralDensity):
             th = flat_t[start:start + 2048]
             s = np.sin(th[:, None] * k[None, :]) @ (gm[1:] / k)
             flat[start:start + 2048] = 1.0 - th / math.pi - (2.0 / math.pi) * s
+        # The series lives on the interval: exactly 0 below it and 1 above it (rounding of
+        # (x − c)/h would otherwise leave ~1e-12 at the ends).
+        out[x <= self.interval[0]] = 0.0
+        out[x >= self.interval[1]] = 1.0
         return np.clip(out, 0.0, 1.0)
 
+    @_on_host
     def pdf(self, x: Any) -> np.ndarray:
         """Damped Chebyshev density ``[1 + 2 Σ g_k μ_k T_k(y)] / (π h √(1 − y²))``."""
         x = np.asarray(x, dtype=np.float64)

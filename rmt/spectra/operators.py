@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 from typing import Any, Callable
 
@@ -36,14 +37,16 @@ def as_operator(A: Any, *, dim: int | None = None, dtype: Any = None,
     ----------
     A : array (d, d), object with ``matmat`` and ``shape``, or callable
         A dense symmetric matrix (NumPy or CuPy), an operator such as
-        :class:`rmt.covariance.WeightedCovarianceOperator` or a SciPy ``LinearOperator``, or a
-        callable mapping a block ``V`` of shape ``(d, k)`` to ``A V``.
+        :class:`rmt.covariance.WeightedCovarianceOperator`, a SciPy ``LinearOperator`` (NumPy)
+        or a ``cupyx.scipy.sparse.linalg.LinearOperator`` (CuPy), or a callable mapping a block
+        ``V`` of shape ``(d, k)`` to ``A V``.
     dim : int, optional
         ``d``; needed only for a bare callable.
     dtype : float32 or float64, optional
         Working precision for a bare callable (default float64).
     backend : {"numpy", "cupy"}, optional
-        Array module for a bare callable (default NumPy).
+        Array module for a bare callable or an operator that does not say (default NumPy; an
+        operator with an ``xp`` attribute, or a cupyx ``LinearOperator``, says).
 
     Returns
     -------
@@ -63,7 +66,7 @@ def as_operator(A: Any, *, dim: int | None = None, dtype: Any = None,
         shape = tuple(int(s) for s in A.shape)
         if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 1:
             raise ValueError(f"A must be a square operator, got shape {shape}")
-        xp = getattr(A, "xp", None) or bk.xp_for(backend)
+        xp = _operator_xp(A, backend)
         dt = np.dtype(getattr(A, "dtype", None) or bk.resolve_dtype(dtype))
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             dt = np.dtype(np.float64)
@@ -75,6 +78,21 @@ def as_operator(A: Any, *, dim: int | None = None, dtype: Any = None,
         return _Operator(A, (d, d), bk.resolve_dtype(dtype), bk.xp_for(backend))
     raise TypeError(f"A must be an array, an operator with matmat and shape, or a callable, "
                     f"got {type(A).__name__}")
+
+
+def _operator_xp(A: Any, backend: str | None) -> ModuleType:
+    """The array module of an operator object: its ``xp``; CuPy for a cupyx ``LinearOperator``
+    (CuPy's interface has no ``xp``); else ``backend``."""
+    xp = getattr(A, "xp", None)
+    if xp is not None:
+        return xp
+    cupyx_linalg = sys.modules.get("cupyx.scipy.sparse.linalg")
+    if cupyx_linalg is not None and isinstance(A, cupyx_linalg.LinearOperator):
+        if backend is not None and bk.resolve_backend(backend) == "numpy":
+            raise ValueError("backend='numpy' was requested but A is a "
+                             "cupyx.scipy.sparse.linalg.LinearOperator (a CuPy operator)")
+        return bk.get_cupy()
+    return bk.xp_for(backend)
 
 
 # --------------------------------------------------------------------------------------------

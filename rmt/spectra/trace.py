@@ -230,21 +230,24 @@ def moments_hutchinson(A: Any, k_max: int, *, n_probes: int = 32,
     # drawn probe by probe (rows), so probe i is the same whatever n_probes is
     V = bk.default_rng(seed, np).integers(0, 2, size=(k, d)).astype(np.float64) * 2.0 - 1.0
     y0 = bk.asarray(V.T, xp, dt)
-    per = np.zeros((k, k_max))
+    # gathered where the vectors live and copied to the host once (a copy per product would
+    # synchronise a GPU every time)
+    per_dev = xp.zeros((k, k_max), dtype=xp.float64)
     j = 0
     y_j = y0
     y_next = op.matmat(y_j)
     while True:
         if 2 * j >= 1 and 2 * j <= k_max:
-            per[:, 2 * j - 1] = bk.to_numpy(xp.sum(y_j * y_j, axis=0)) / d
+            per_dev[:, 2 * j - 1] = xp.sum(y_j * y_j, axis=0) / d
         if 2 * j + 1 <= k_max:
-            per[:, 2 * j] = bk.to_numpy(xp.sum(y_j * y_next, axis=0)) / d
+            per_dev[:, 2 * j] = xp.sum(y_j * y_next, axis=0) / d
         if 2 * j + 2 > k_max:
             break
         j += 1
         y_j = y_next
         if 2 * j + 1 <= k_max:
             y_next = op.matmat(y_j)
+    per = np.asarray(bk.to_numpy(per_dev), dtype=np.float64)
     if k > 1:
         est = mean_estimate(per)
         value, se = est.value, est.stderr
