@@ -32,6 +32,8 @@ class Reduced:
 _SPECTRA = "--dim 40 --n-samples 80 --trials 2 --law-samples 8192 --bins 20"
 _RATIO = "--c-max 20 --seeds 2 --dim 16 --pairs 8"
 
+_TRAIN = "--steps 12 --n-samples 64 --seeds 2 --dim 4 --hidden 8"
+
 COMMANDS: dict[str, Reduced] = {
     "pip install -e .": Reduced(install=True),
     # The verdict table, the report and the figures of two claims (all 24 take minutes).
@@ -81,4 +83,21 @@ COMMANDS: dict[str, Reduced] = {
         Reduced(gpu=True, expect=("aggregate",)),
     "python -m pytest -m gpu": Reduced("-q -p no:cacheprovider tests/test_backend.py",
                                        expect=("passed|skipped",)),
+    # Training with Hessian snapshots: 12 steps, N = 64, d = 4, m = 8, two small C each.
+    "python -m simulations.training_dynamics --C 10 100 --out results/training_hidden_c10_100.nc":
+        Reduced(_TRAIN + " --C 3 5", expect=("wrote results/training_hidden_c10_100.nc",),
+                files=("results/training_hidden_c10_100_table.md",)),
+    "python -m simulations.training_dynamics --C 1000 --seeds 3 --out "
+    "results/training_hidden_c1000.nc --no-figure":
+        Reduced(_TRAIN + " --C 6", expect=("wrote results/training_hidden_c1000.nc",)),
+    "python -m simulations.training_dynamics --redraw --out results/training_hidden_c10_100.nc "
+    "--also results/training_hidden_c1000.nc":
+        Reduced(expect=("results/training_hidden_c10_100_table.md",)),
+    "python -m simulations.training_dynamics --models deep --C 10 100 --seeds 3 --out "
+    "results/training_deep.nc": Reduced(_TRAIN + " --C 3",
+                                        expect=("wrote results/training_deep.nc",)),
+    # The GPU-marked tests through the CuPy stand-in (the README's ~1-2 min).
+    "python -m pytest -m gpu --cupy-standin": Reduced("-q -p no:cacheprovider",
+                                                      expect=("passed",)),
+    "python benchmarks/gpu_check.py": Reduced("--quick", gpu=True),
 }

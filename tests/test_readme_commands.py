@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_commands(text: str | None = None) -> list[str]:
-    """The shell commands of the README's ```bash blocks, in order: comments dropped, each
-    ``a && b`` split in two, spaces collapsed."""
+    """The shell commands of the README's ```bash blocks, in order: lines continued with a
+    backslash joined, comments dropped, each ``a && b`` split in two, spaces collapsed."""
     text = (ROOT / "README.md").read_text() if text is None else text
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
+        for line in re.sub(r"\\\n", " ", block).splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
             out += [" ".join(part.split()) for part in line.split("&&") if part.strip()]
     return out
@@ -48,8 +48,9 @@ def test_every_readme_command_has_reduced_arguments_and_no_entry_is_stale():
 
 
 def test_readme_command_splitting():
-    text = "x\n```bash\nA=1 b --c 2   # note\nd && e 'f g'\n```\n```python\nno\n```\n"
-    assert readme_commands(text) == ["A=1 b --c 2", "d", "e 'f g'"]
+    text = ("x\n```bash\nA=1 b --c 2   # note\nd && e 'f g'\nh --i \\\n    --j k   # more\n```\n"
+            "```python\nno\n```\n")
+    assert readme_commands(text) == ["A=1 b --c 2", "d", "e 'f g'", "h --i --j k"]
 
 
 def _program(cmd: str):
