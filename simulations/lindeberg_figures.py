@@ -133,7 +133,7 @@ def _path_figure(results: dict[str, Any], stem: str, F: Any) -> tuple:
             ax.collections[-1].set_color(colours[name])
         with F.style():
             ax.set_xlabel(r"path coordinate $\tau$ ($\tau=1$: dependent $B_1$)")
-            ax.set_title(f"{letter} {lab} of the gap at $z^* = {zs.real:g}+{zs.imag:g}i$, $d={sm['params']['dim']}$")
+            ax.set_title(f"{letter} {lab} of the gap at $z^* = {zs.real:g}+{zs.imag:g}i$")
             ax.legend(loc="best", fontsize=6.5)
     # (c) first-moment gap along both paths, with the exact line t·Δm₁(1)
     ax = axes[1, 0]
@@ -174,7 +174,7 @@ def _path_figure(results: dict[str, Any], stem: str, F: Any) -> tuple:
                             step="post", color=c, alpha=0.25, lw=0)
         ax.set_xlabel(r"eigenvalue $\lambda$")
         ax.set_ylabel("density")
-        ax.set_title("(d) ESD at the ends (mean over trials, 95% CI)")
+        ax.set_title("(d) ESD at the two ends")
         ax.legend(loc="upper right", fontsize=6.5)
     fig.suptitle(f"Lindeberg paths at $d={sm['params']['dim']}$, $N={sm['params']['n_samples']}$, "
                  f"$C={p['n_classes']}$, {WEIGHTS[p['weights']][3]} weights, "
