@@ -35,6 +35,7 @@ PROOF_MODULES = (
     "proofs.cross_layer",
     "proofs.esd_moments",
     "proofs.hidden_finite_sigma",
+    "proofs.preconditioners",
 )
 
 

@@ -395,18 +395,22 @@ def _timed_progress(desc: str, predicted: float | None, enabled: bool):
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from rmt import claims as cl
-    from rmt.verify import (format_planted, format_table, planted_summary, summary_line, verify,
-                            write_report)
+    from rmt.verify import (format_planted, format_table, planted_summary, skipped_claims,
+                            summary_line, verify, write_report)
 
     if args.list:
         for c in cl.registry().values():
             print(f"{c.id:34s} {c.statement}")
+        for cid, why in skipped_claims().items():
+            print(f"{cid:34s} SKIPPED: {why}")
         return 0
     # Fail before minutes of work if the report cannot be written.
     from pathlib import Path
 
     check_writable("--out", Path(args.out) / "results.json")
-    n_total = len(args.claims) if args.claims else len(cl.registry())
+    skipped = skipped_claims(args.claims)
+    n_total = (len(set(args.claims) - set(skipped)) if args.claims
+               else len(cl.registry()))
     done = []
 
     def progress(res: Any) -> None:
@@ -425,9 +429,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                      on_result=progress)
     planted = planted_summary(results) if args.planted else None
     paths = write_report(results, args.out, backend=args.backend, seed=args.seed,
-                         command="rmt " + " ".join(sys.argv[1:]), planted=planted)
+                         command="rmt " + " ".join(sys.argv[1:]), planted=planted,
+                         skipped=skipped)
     rows = [r.to_dict() for r in results]
     print(format_table(rows))
+    for cid, why in skipped.items():
+        print(f"skipped {cid}: {why}")
     n_fail = sum(r["verdict"] == "fails" for r in rows)
     print(f"{summary_line(rows)} ({time.perf_counter() - t0:.1f} s). "
           f"Report: {paths['report']}; numbers: {paths['results']}")

@@ -51,7 +51,7 @@ import numpy as np
 
 from . import backend as bk
 from .models import (LOSSES, LinearClassifier, OneHiddenLayer, activation_functions,
-                     check_data, check_labels, log_softmax, softmax)
+                     check_data, check_labels, log_softmax)
 from .validation import check_choice, check_int, check_real
 
 __all__ = [
@@ -151,12 +151,13 @@ def _forward(params: Mapping[str, Any], X: Any, y: Any, loss: str, activation: s
     T = _targets(y, N, C, xp, dtype=F.dtype)
     Z = F @ V.T
     if loss == "ce":
-        value = float(-xp.sum(T * log_softmax(Z)) / N)
+        logp = log_softmax(Z)
+        value = float(-xp.sum(T * logp) / N)
     else:
         value = float(0.5 * xp.mean(xp.sum((Z - T) ** 2, axis=1)))
     if not need_grad:
         return value, None
-    G = (softmax(Z) if loss == "ce" else Z) - T
+    G = (xp.exp(logp, out=logp) if loss == "ce" else Z) - T   # softmax = exp(log-softmax)
     G /= N
     grads = {"V": G.T @ F}
     if kind == "hidden":

@@ -32,7 +32,7 @@ from .results import compute_environment, git_dirty, git_revision, write_bytes_a
 from .stats import jsonable
 from .validation import check_choice
 
-__all__ = ["verify", "write_report", "redraw_figures", "format_table", "format_planted",
+__all__ = ["verify", "skipped_claims", "write_report", "redraw_figures", "format_table", "format_planted",
            "summary_line", "planted_summary", "environment"]
 
 
@@ -78,10 +78,13 @@ def verify(claim_ids: Sequence[str] | None = None, scale: str = "quick", seed: i
     bk.xp_for(backend)  # fail early and clearly if the GPU is missing
     reg = registry()
     if claim_ids:
+        claim_ids = [c for c in claim_ids if c not in skipped_claims()]
         unknown = sorted(set(claim_ids) - set(reg))
         if unknown:
             raise ValueError(f"claims: unknown claim id(s) {unknown}; known: {sorted(reg)}")
         chosen = [reg[c] for c in claim_ids]
+    elif claim_ids is not None:         # only skipped claims were asked for
+        chosen = []
     else:
         chosen = list(reg.values())
     results = []
@@ -96,6 +99,15 @@ def verify(claim_ids: Sequence[str] | None = None, scale: str = "quick", seed: i
         if on_result is not None:
             on_result(res)
     return results
+
+
+def skipped_claims(claim_ids: Sequence[str] | None = None) -> dict[str, str]:
+    """Claim id → reason for the catalog's claims that cannot run here (their family could not
+    register them, e.g. without PyTorch); restricted to ``claim_ids`` when given."""
+    from .catalog import skipped  # noqa: PLC0415
+
+    out = skipped()
+    return out if claim_ids is None else {c: r for c, r in out.items() if c in claim_ids}
 
 
 def _fmt(x: Any) -> str:
@@ -216,11 +228,13 @@ def _draw(result: Mapping[str, Any], figure: Callable, fig_dir: Path) -> list[st
 
 def write_report(results: Sequence[ClaimResult], out_dir: str | os.PathLike, *,
                  backend: str = "numpy", seed: int = 0, command: str = "",
-                 planted: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Path]:
+                 planted: Sequence[Mapping[str, Any]] | None = None,
+                 skipped: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Write ``results.json``, ``report.md`` and the figures into ``out_dir``; return paths.
 
     ``planted``: the rows of :func:`planted_summary`, stored under ``"planted"`` and tabled in
-    the report (omitted when None)."""
+    the report (omitted when None). ``skipped``: claim id → reason for claims that could not
+    run (:func:`skipped_claims`), listed in the JSON and the report."""
     out = Path(out_dir)
     rows = [r.to_dict() for r in results]
     fig_dir = out / "figures"
@@ -235,6 +249,7 @@ def write_report(results: Sequence[ClaimResult], out_dir: str | os.PathLike, *,
            "environment": environment(backend), "summary": summary_line(rows), "claims": rows}
     if planted is not None:
         doc["planted"] = list(planted)
+    doc["skipped"] = dict(skipped or {})
     json_path = out / "results.json"
     # Strict JSON (no NaN/Infinity tokens): non-finite numbers are written as null.
     write_bytes_atomic(json_path, json.dumps(jsonable(doc), indent=2, allow_nan=False,
@@ -262,6 +277,9 @@ def _markdown(doc: Mapping[str, Any], figs: Mapping[str, list[str]], out: Path) 
         "marks a deterministic computation compared at the floating-point tolerance shown; a "
         "`single draw` has no spread over seeds.", "",
         format_table(rows, markdown=True), ""]
+    if doc.get("skipped"):
+        lines += ["## Skipped claims", "", f"{len(doc['skipped'])} claims not run here:", ""]
+        lines += [f"- `{cid}`: {why}" for cid, why in doc["skipped"].items()] + [""]
     if doc.get("planted") is not None:
         pl = doc["planted"]
         lines += ["## Planted runs", "",

@@ -1,9 +1,8 @@
-"""Tests of simulations.block_ratio, simulations.heatmap, benchmarks/bench_autodiff.py and the
-block_ratio claims (rmt.catalog.block_ratio).
+"""Tests of simulations.block_ratio, simulations.heatmap and benchmarks/bench_autodiff.py.
 
-The simulation tests run the CLIs on tiny grids (seconds) and check the files and their content;
-the claims are evaluated at quick scale and must hold (their own 99% CIs decide; see
-rmt/catalog/block_ratio.py for the scales).
+The simulation tests run the CLIs on tiny grids (seconds) and check the files and their content.
+The block_ratio claims (rmt.catalog.block_ratio) are tested with the others in
+tests/test_claims_catalog.py.
 """
 
 from __future__ import annotations
@@ -284,28 +283,6 @@ def test_benchmark_agrees_with_autodiff(capsys):
     # float64 both ways; the norms are sums of O(N) products: agreement to ~1e-15 expected,
     # 1e-12 leaves three orders for BLAS ordering
     assert rows and float(rows[0][-2]) < 1e-12 and float(rows[0][-1]) < 1e-12
-
-
-CLAIMS = ("linear-ce-per-block-C10", "linear-ce-per-block-C50", "linear-ce-per-block-C200",
-          "linear-ce-per-block-C1000", "linear-ce-per-block-rate", "linear-ce-aggregate-rate",
-          "hidden-ce-w-block-rate")
-
-
-def test_claims_registered_and_hold_at_quick_scale():
-    from matplotlib.figure import Figure
-
-    from rmt.claims import registry, run_claim
-
-    reg = registry()
-    for cid in CLAIMS:
-        assert cid in reg
-        claim = reg[cid]
-        res = run_claim(claim, "quick")
-        assert res.verdict.status == "holds", (cid, res.verdict.reason)
-        d = json.loads(json.dumps(res.to_dict()))      # what rmt figures reads back
-        ax = Figure().subplots()
-        assert claim.figure(ax, d) is ax
-        assert claim.params("paper") and claim.params("llm")
 
 
 def test_one_seed_sequence_passed_twice_gives_one_cell():

@@ -138,9 +138,34 @@ def test_verify_planted_lists_rivals_in_table_json_and_report(tmp_path, capsys):
     assert "## Planted runs" in md and "1 of 2 planted rivals rejected" in md
 
 
+def _labelled_claims():
+    """A bound (AtMost) and a single draw with no spread over seeds, for the report's labels
+    (the catalog's spectral claims are now calibrated law tests, not bounds)."""
+    def bound_est(params, seed, backend):
+        return cl.Estimate(0.01, 0.002, 10, dof=9)
+
+    def single_est(params, seed, backend):
+        return cl.Estimate(1.0, 0.0, 1)
+
+    common = dict(latex="$x$", proof=None, scales={"quick": {}}, quantity="q")
+    return [cl.Claim(id="label-bound", statement="a bound", predict=lambda p: 0.0299573,
+                     estimate=bound_est, rule=cl.AtMost(level=0.99),
+                     rivals=(cl.Rival("above the bound", lambda p: 0.05),), **common),
+            cl.Claim(id="label-single", statement="one draw", predict=lambda p: 1.0,
+                     estimate=single_est, rule=cl.WithinCI(0.99, rel_precision=None),
+                     rivals=(cl.Rival("off", lambda p: 1.5),), **common)]
+
+
 def test_report_labels_bounds_exact_and_single_draws(tmp_path, capsys):
-    code, out, err = run(["verify", "--claims", "mp-esd", "linear-ce-psd", "--out",
-                          str(tmp_path), "--quiet"], capsys)
+    claims = _labelled_claims()
+    for c in claims:
+        cl.register(c)
+    try:
+        code, out, err = run(["verify", "--claims", "label-bound", "label-single",
+                              "linear-ce-psd", "--out", str(tmp_path), "--quiet"], capsys)
+    finally:
+        for c in claims:
+            cl.unregister(c.id)
     assert code == 0, err
     assert "≤ 0.0299573 (bound)" in out                      # a threshold is a bound
     assert "(single draw; spread over seeds not measured)" in out

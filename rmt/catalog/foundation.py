@@ -17,7 +17,7 @@ from ..claims import Claim, Estimate, ExactWithin, derived, register
 from ..hessian import block_ratio, hessian
 from ..models import LinearClassifier, loss_value
 from ..stats import EPS
-
+from ._figures import tolerance_figure
 
 
 def _data(params: Mapping[str, Any], seed: Any, backend: str, sigma: float):
@@ -118,6 +118,18 @@ def _full_hessian(params: Mapping[str, Any], seed: Any, backend: str, loss: str 
     return model, X, bk.to_numpy(hessian(model, X, loss=loss))
 
 
+def _tolerance_draw(key: str, xlabel: str, ylabel: str, why: str = "floating point"):
+    """A claim figure: the deviations stored under ``extra[key]`` against the claim's
+    tolerance (:func:`rmt.catalog._figures.tolerance_figure`)."""
+    def draw(ax: Any, result: Mapping[str, Any]) -> Any:
+        rule = result["rule"]
+        tol = rule["rtol"] * abs(result["prediction"]) + rule["atol"]
+        return tolerance_figure(ax, result["extra"][key], tol, xlabel=xlabel, ylabel=ylabel,
+                                tolerance_label=f"tolerance {tol:.2g} ({why})")
+
+    return draw
+
+
 def _row_sum_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     model, _, H = _full_hessian(params, seed, backend)
     C, d = params["n_classes"], params["dim"]
@@ -142,6 +154,8 @@ register(Claim(
     rule=ExactWithin(rtol=0.0, atol=10 * 12 ** 2 * EPS),
     scales={"quick": {"n_classes": 12, "dim": 30, "n_samples": 60, "sigma": 1.0}},
     quantity="max_i ‖Σ_j H_ij‖_F/‖H_ii‖_F",
+    figure=_tolerance_draw("per_row", r"block row $i$",
+                           r"$\|\sum_j H_{ij}\|_F\,/\,\|H_{ii}\|_F$"),
 ))
 
 
@@ -149,7 +163,36 @@ def _psd_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimat
     _, _, H = _full_hessian(params, seed, backend)
     ev = np.linalg.eigvalsh(H)
     return Estimate(float(ev[0] / ev[-1]), 0.0, 1,
-                    extra={"lambda_min": float(ev[0]), "lambda_max": float(ev[-1])})
+                    extra={"lambda_min": float(ev[0]), "lambda_max": float(ev[-1]),
+                           "eigenvalues_over_max": (ev / ev[-1]).tolist(),
+                           "null_dim": params["dim"]})
+
+
+def _psd_figure(ax: Any, result: Mapping[str, Any]) -> Any:
+    """|λ_k|/λ_max of H on a log axis, negative eigenvalues marked apart, with the tolerance:
+    the d-dimensional null space (constant block vectors) sits below the line."""
+    from .. import figures as F
+
+    ex = result["extra"]
+    ev = np.asarray(ex["eigenvalues_over_max"], float)
+    tol = result["rule"]["atol"]
+    k = np.arange(1, ev.size + 1)
+    inside = int((np.abs(ev) <= tol).sum())
+    with F.style():
+        for mask, mk, lab in ((ev > 0, "o", r"$\lambda_k > 0$"), (ev < 0, "v", r"$\lambda_k < 0$")):
+            if mask.any():
+                ax.plot(k[mask], np.abs(ev[mask]), mk, ms=2, mfc="none" if mk == "v" else None,
+                        color=F.OKABE_ITO["blue"] if mk == "o" else F.OKABE_ITO["orange"],
+                        label=f"{lab} ({int(mask.sum())})")
+        ax.axhline(tol, color=F.OKABE_ITO["vermillion"], ls="--", lw=1.0,
+                   label=f"tolerance {tol:.2g} (floating point)")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"index $k$ of the eigenvalues of $H$ (ascending)")
+        ax.set_ylabel(r"$|\lambda_k(H)|\,/\,\lambda_{\max}(H)$")
+        ax.legend(loc="center right", fontsize=6.5,
+                  title=f"{inside} of {ev.size} below the tolerance\n(null space: $d$ = "
+                        f"{ex['null_dim']} expected)", title_fontsize=6.5)
+    return ax
 
 
 register(Claim(
@@ -165,6 +208,7 @@ register(Claim(
     rule=ExactWithin(rtol=0.0, atol=10 * 360 * EPS),
     scales={"quick": {"n_classes": 12, "dim": 30, "n_samples": 60, "sigma": 1.0}},
     quantity="λ_min/λ_max of the full Hessian",
+    figure=_psd_figure,
 ))
 
 
@@ -174,7 +218,9 @@ def _mse_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimat
     Xn = bk.to_numpy(X)
     S = Xn.T @ Xn / params["n_samples"]
     expected = np.kron(np.eye(C), S)
-    return Estimate(float(np.abs(H - expected).max() / np.abs(S).max()), 0.0, 1)
+    d = params["dim"]
+    dev = (np.abs(H - expected).reshape(C, d, C, d).max(axis=(1, 3)) / np.abs(S).max())
+    return Estimate(float(dev.max()), 0.0, 1, extra={"per_block": dev.ravel().tolist()})
 
 
 register(Claim(
@@ -189,6 +235,8 @@ register(Claim(
     rule=ExactWithin(rtol=0.0, atol=10 * 60 * EPS),
     scales={"quick": {"n_classes": 12, "dim": 30, "n_samples": 60, "sigma": 1.0}},
     quantity="max|H − I⊗XᵀX/N| / max|XᵀX/N|",
+    figure=_tolerance_draw("per_block", r"block $(i, j)$, row-major over $C^2$ blocks",
+                           r"$\max|H_{ij} - \delta_{ij} X^\top X/N|\,/\,\max|X^\top X/N|$"),
 ))
 
 
@@ -226,4 +274,7 @@ register(Claim(
     scales={"quick": {"n_classes": 6, "dim": 8, "n_samples": 20, "sigma": 1.0, "step": 1e-4,
                       "directions": 8}},
     quantity="max relative |uᵀHu − FD|",
+    figure=_tolerance_draw("errors", r"random direction $u$",
+                           r"$|u^\top H u - \mathrm{FD}|\,/\,\max|H|$",
+                           "FD truncation + rounding"),
 ))

@@ -1,8 +1,9 @@
-"""Claims of the Lindeberg step: end points, the first moment along the path, the gap's rate.
+"""Claims of the Lindeberg step: the first moment along the path and the gap's rate.
 
-* ``lindeberg-endpoints`` (exact): the smooth path at ``t = 0, 1`` and the replacement path at
-  ``k = N, 0`` are bit for bit the independent- and dependent-weight covariances of
-  :func:`rmt.covariance.draw_covariance` for the same seed.
+(That the paths' end points are the independent- and dependent-weight covariances of
+:func:`rmt.covariance.draw_covariance` holds by construction — ``t = 1`` uses ``X`` itself —
+so it is a test, ``tests/test_claims_catalog.py``, not a claim.)
+
 * ``lindeberg-first-moment-linear`` (Monte Carlo): ``E m₁(t)`` is linear in ``t`` (Mehler), so
   the fraction of the first-moment gap reached at ``t = ½`` is exactly ``½``.
 * ``lindeberg-smooth-gap-rate`` (Monte Carlo, a bound): at fixed ``C``,
@@ -21,80 +22,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import backend as bk
-from ..claims import (Claim, Estimate, ExactWithin, ExponentAtMost, Rival, WithinCI, derived,
-                      register)
-from ..covariance import draw_covariance
+from ..claims import Claim, Estimate, ExponentAtMost, Rival, WithinCI, derived, register
 from ..lindeberg import DEFAULT_Z, draw_lindeberg, gap_rate, trials_inverse_d
 from ..montecarlo import trial_seed
 from ..stats import critical_value, mean_estimate
 
 __all__: list[str] = []
-
-
-# --------------------------------------------------------------------------------------------
-# lindeberg-endpoints
-# --------------------------------------------------------------------------------------------
-
-def _endpoints_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
-    d, N = params["dim"], params["n_samples"]
-    kw = dict(n_classes=params["n_classes"], sigma=params["sigma"], weights=params["weights"],
-              scale=params["scale"], backend=backend)
-    draw = draw_lindeberg(d, N, seed, coupled=False, **kw)
-    B1 = draw_covariance(d, N, seed, coupling="dependent", **kw).matrix()
-    B0 = draw_covariance(d, N, seed, coupling="independent", **kw).matrix()
-    pairs = {"smooth t=1 vs dependent": (draw.covariance("smooth", 1.0), B1),
-             "smooth t=0 vs independent": (draw.covariance("smooth", 0.0), B0),
-             "replacement k=0 vs dependent": (draw.covariance("replacement", 0), B1),
-             "replacement k=N vs independent": (draw.covariance("replacement", N), B0)}
-    devs = {k: float(bk.to_numpy(abs(a - b).max())) / float(bk.to_numpy(abs(b).max()))
-            for k, (a, b) in pairs.items()}
-    ev1 = np.linalg.eigvalsh(bk.to_numpy(B1))
-    ev0 = np.linalg.eigvalsh(bk.to_numpy(B0))
-    evt1 = np.linalg.eigvalsh(bk.to_numpy(pairs["smooth t=1 vs dependent"][0]))
-    evt0 = np.linalg.eigvalsh(bk.to_numpy(pairs["smooth t=0 vs independent"][0]))
-    return Estimate(max(devs.values()), 0.0, 1,
-                    extra={"deviations": devs, "eig_dependent": ev1, "eig_independent": ev0,
-                           "eig_path_t1": evt1, "eig_path_t0": evt0})
-
-
-def _endpoints_figure(ax: Any, result: Mapping[str, Any]) -> Any:
-    from .. import figures as F
-
-    ex = result["extra"]
-    with F.style():
-        ax.plot(ex["eig_dependent"], ex["eig_path_t1"], "o", ms=2.5, color=F.OKABE_ITO["blue"],
-                label=r"$t=1$ vs dependent $B_1$")
-        ax.plot(ex["eig_independent"], ex["eig_path_t0"], "s", ms=2.5, mfc="none",
-                color=F.OKABE_ITO["vermillion"], label=r"$t=0$ vs independent $B_0$")
-        lim = [0.0, max(max(ex["eig_dependent"]), max(ex["eig_independent"])) * 1.05]
-        ax.plot(lim, lim, color="0.45", lw=0.8, ls="--", zorder=0)
-        ax.set_xlabel(r"eigenvalue of $B$ from draw_covariance")
-        ax.set_ylabel(r"eigenvalue of the path's end point")
-        ax.legend(loc="upper left")
-    return ax
-
-
-register(Claim(
-    id="lindeberg-endpoints",
-    statement="The smooth Lindeberg path B_t (weights from √t x + √(1−t) x̃, outer products on x) "
-              "equals the independent-weight covariance B_0 at t = 0 and the dependent one B_1 "
-              "at t = 1, and the replacement path B^(k) equals B_1 at k = 0 and B_0 at k = N, "
-              "bit for bit for the same draws (max relative entry deviation).",
-    latex=r"$B_{t=0} = B^{(N)} = B_0,\quad B_{t=1} = B^{(0)} = B_1$",
-    proof="lindeberg.endpoints",
-    predict=lambda p: 0.0,
-    estimate=_endpoints_estimate,
-    # The end points are not interpolated: t = 1 and k = 0 use X itself, t = 0 and k = N use
-    # X̃ itself, through the same weight and covariance routines as draw_covariance, so the same
-    # floating-point operations run on the same inputs: the deviation is exactly 0.
-    rule=ExactWithin(rtol=0.0, atol=0.0),
-    scales={"quick": {"dim": 60, "n_samples": 120, "n_classes": 10, "sigma": 1.0,
-                      "weights": "diag", "scale": "C"},
-            "paper": {"dim": 400, "n_samples": 800, "n_classes": 100, "sigma": 1.0,
-                      "weights": "offdiag", "scale": "-C2"}},
-    quantity="max |B_path − B_ref| / max |B_ref| over the four end points",
-    figure=_endpoints_figure,
-))
 
 
 def _one_blas_thread(estimate: Any) -> Any:
@@ -161,14 +94,21 @@ def _first_moment_figure(ax: Any, result: Mapping[str, Any]) -> Any:
     t = np.asarray(ex["t"], float)
     m = np.asarray(ex["gap_mean"], float)
     se = np.asarray(ex["gap_stderr"], float)
-    q = critical_value(0.95)  # 95% normal band (T is large)
-    F.lindeberg_path(ax, t, m, m - q * se, m + q * se, label="measured (95% CI)",
+    level = result["ci_level"]
+    q = critical_value(level)  # normal band at the claim's level (T is large)
+    n = result["n_trials"]
+    F.lindeberg_path(ax, t, m, m - q * se, m + q * se,
+                     label=f"measured ({100 * level:g}% CI, {n} seeds)",
                      ylabel=r"$d\,(E\,m_1(t) - E\,m_1(0))$")
     tt = np.linspace(0, 1, 50)
     with F.style():
-        ax.plot(tt, tt * m[-1], color=F.OKABE_ITO["vermillion"], ls="--", lw=1.0,
-                label=r"linear in $t$ (Mehler)")
-        ax.legend(loc="best")
+        ax.plot(tt, tt * m[-1], color=F.OKABE_ITO["vermillion"], ls=(0, (4, 3)), lw=1.3,
+                zorder=4, label=r"linear in $t$ (Mehler, the claim)")
+        ax.plot(tt, tt ** 2 * m[-1], color="0.35", ls=":", lw=1.0,
+                label=r"rival: quadratic in $t$")
+        ax.plot(tt, np.sqrt(tt) * m[-1], color="0.35", ls="-.", lw=1.0,
+                label=r"rival: linear in $\sqrt{t}$")
+        ax.legend(loc="best", fontsize=6.5)
     return ax
 
 
@@ -230,6 +170,9 @@ def _rate_estimate(params: Mapping[str, Any], seed: Any, backend: str) -> Estima
 
 
 def _rate_figure(ax: Any, result: Mapping[str, Any]) -> Any:
+    """The sup-gap against d (log-log) with its fitted power law, and the two slopes the claim
+    weighs — −1 (the rank bound's rate) and −1/2 (the paper's rate, the rival) — drawn through
+    the centre of the fit, so that the eye compares slopes, not intercepts."""
     from .. import figures as F
 
     ex = result["extra"]
@@ -237,20 +180,40 @@ def _rate_figure(ax: Any, result: Mapping[str, Any]) -> Any:
     y = np.asarray(ex["sup"], float)
     lo = np.minimum(np.asarray(ex["ci_low"], float), y)
     hi = np.maximum(np.asarray(ex["ci_high"], float), y)
-    fit = ex.get("fit")
-    F.lindeberg_rate(ax, d, y, (np.maximum(lo, 1e-300), hi),
-                     None if fit is None else fit["slope"],
-                     None if fit is None else tuple(fit["ci"]), reference_exponent=-0.5,
-                     label="measured (95% bootstrap CI)")
+    used = np.asarray(ex["used"], bool)
+    level = result["ci_level"]
+    b = result["estimate"]
+    bounds = result.get("one_sided_bounds") or {}
+    grid = np.geomspace(d.min(), d.max(), 50)
     with F.style():
-        grid = np.geomspace(d.min(), d.max(), 50)
-        k0 = int(np.argmin(d))
-        ax.plot(grid, y[k0] * (grid / d[k0]) ** -1.0, color="0.3", ls=":", lw=0.9,
-                label=r"rank bound $\propto d^{-1}$")
+        ax.errorbar(d[used], y[used], yerr=[y[used] - lo[used], hi[used] - y[used]], fmt="o",
+                    color=F.OKABE_ITO["blue"], ms=3.5, capsize=2,
+                    label="measured (95% bootstrap CI per d)")
+        if (~used).any():
+            ax.plot(d[~used], y[~used], "o", mfc="none", color=F.OKABE_ITO["blue"], ms=3.5,
+                    label="below the noise floor (not fitted)")
+        if math.isfinite(b):
+            lx = np.log(d[used])
+            centre_x = float(np.exp(lx.mean()))
+            centre_y = float(np.exp(np.mean(np.log(y[used]))))
+            ax.plot(grid, centre_y * (grid / centre_x) ** b, color=F.OKABE_ITO["bluish_green"],
+                    lw=1.2, label=(f"fit: exponent {b:.2f}\n({100 * level:g}% one-sided upper "
+                                   f"bound {bounds.get('upper', math.nan):.2f})").replace("-", "−"))
+            for e, ls, lab in ((-1.0, ":", r"slope $-1$ (rank bound, the claim)"),
+                               (-0.5, "--", r"slope $-1/2$ (paper's rate, the rival)")):
+                ax.plot(grid, centre_y * (grid / centre_x) ** e, color="0.3", ls=ls, lw=0.9,
+                        label=lab)
         ax.plot(d, np.asarray(ex["noise_quantile"], float), color="0.6", ls="-.", lw=0.9,
                 marker="x", ms=3, label="noise floor (95% quantile)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(d[::2], [f"{v:g}" for v in d[::2]])
+        ax.tick_params(axis="x", which="minor", labelbottom=False)
+        ax.set_xlabel(r"input dimension $d$ ($\gamma = d/N$ = 1/2, $C$ fixed)")
         ax.set_ylabel(r"$\sup_{t,z}\,|E\,s_t(z) - E\,s_0(z)|$")
-        ax.legend(loc="lower left", fontsize=6.5)
+        bottom = float(min(np.min(lo[lo > 0]), np.min(ex["noise_quantile"])))
+        ax.set_ylim(bottom / 1.5, float(hi.max()) * 6)     # the top holds the legend
+        ax.legend(loc="upper right", fontsize=5.5)
     return ax
 
 

@@ -1,0 +1,94 @@
+"""Time one row of the preconditioner table: the linear CE model at C = 10⁴, d = 200, N = 400.
+
+    python benchmarks/bench_preconditioners.py                  # the C = 10⁴ row, float64
+    python benchmarks/bench_preconditioners.py --C 1000 --threads 2
+
+Goal (issue 14): under 2 minutes of wall time on 2 CPU cores for the C = 10⁴ row — every
+quantity of :func:`rmt.preconditioners.preconditioner_quality` for the four approximations
+(identity, diagonal, block-scalar, block), matrix-free. The stages are timed separately: the block
+factors (``2 C N d²`` flops for the ``C`` diagonal blocks, plus Cholesky and triangular inverses),
+the exact Frobenius sums (:func:`rmt.hessian.block_norms`), and the whole call; the number of
+``H``-products (``4 N C d`` flops each) is counted. ``--json PATH`` writes the row. On a shared
+machine time it with ``farm-bench`` and quote the median; say that the load was shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+
+from rmt import backend as bk  # noqa: E402
+from rmt import preconditioners as pc  # noqa: E402
+from rmt.datasets import make_soft_targets  # noqa: E402
+from rmt.hessian import block_norms  # noqa: E402
+from rmt.models import LinearClassifier, softmax  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--C", type=int, default=10_000)
+    ap.add_argument("--d", type=int, default=200)
+    ap.add_argument("--N", type=int, default=400)
+    ap.add_argument("--sigma", type=float, default=1.0)
+    ap.add_argument("--n-steps", type=int, default=40, help="Lanczos steps per operator")
+    ap.add_argument("--threads", type=int, default=2, help="BLAS threads")
+    ap.add_argument("--backend", choices=bk.BACKENDS, default="numpy")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    s_data, s_model, s_lz = bk.spawn_seeds(args.seed, 3)
+    X, Q = make_soft_targets(args.N, args.d, args.C, seed=s_data, backend=args.backend)
+    model = LinearClassifier.init(args.C, args.d, args.sigma, seed=s_model, backend=args.backend)
+    xp = model.xp
+    calls = {"n": 0}
+    orig = pc.SoftmaxLayerHessian._zspace
+
+    def counted(self, U):
+        calls["n"] += int(U.shape[2])
+        return orig(self, U)
+
+    pc.SoftmaxLayerHessian._zspace = counted
+    row = {"C": args.C, "d": args.d, "N": args.N, "threads": args.threads,
+           "device": bk.device_name(xp)}
+    with bk.limit_blas_threads(args.threads):
+        hs = pc.SoftmaxLayerHessian(X, softmax(X @ model.V.T))
+        t0 = time.perf_counter()
+        pc._BlockP(hs, 1024)
+        bk.synchronize(xp)
+        row["block_factors_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        block_norms(model, X)
+        row["frobenius_sums_s"] = time.perf_counter() - t0
+        calls["n"] = 0
+        t0 = time.perf_counter()
+        rep = pc.preconditioner_quality(model, X, Q, method="lanczos", n_steps=args.n_steps,
+                                        seed=s_lz)
+        bk.synchronize(xp)
+        row["total_s"] = time.perf_counter() - t0
+    row["hessian_products"] = calls["n"]
+    row["product_gflop"] = 4.0 * args.N * args.C * args.d * calls["n"] / 1e9
+    row["results"] = {k: {"kappa": v.kappa, "kappa_bounds": list(v.kappa_bounds),
+                          "frobenius_error": v.frobenius_error,
+                          "spectral_error": v.spectral_error, "newton_error": v.newton_error}
+                      for k, v in rep.results.items()}
+    print(f"{row['device']}, {args.threads} BLAS threads; C={args.C}, d={args.d}, N={args.N}")
+    print(f"  block factors {row['block_factors_s']:.1f} s, Frobenius sums "
+          f"{row['frobenius_sums_s']:.1f} s, whole row {row['total_s']:.1f} s "
+          f"(goal < 120 s on 2 cores); {calls['n']} H-vector products = "
+          f"{row['product_gflop']:.0f} GFLOP")
+    print(rep)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(row, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

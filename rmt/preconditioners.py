@@ -1,0 +1,847 @@
+r"""Structured approximations of a layer's Hessian — the views of GD, Adam, Adam-mini and a
+per-block Newton step (Muon's block view) — and how good they are.
+
+The Hessian of one layer, blocks = rows of the weight matrix (the paper's blocks: one per output
+neuron), is approximated by
+
+=================  ==========================================================  ==============
+name               P                                                           optimiser view
+=================  ==========================================================  ==============
+``identity``       ``τ I`` with ``τ = tr H / n`` (the Frobenius-best multiple)  GD
+``diagonal``       ``diag H``                                                  Adam
+``block-scalar``   ``⊕_i s_i I_p`` with ``s_i = tr H_ii / p`` (mean diagonal)  Adam-mini
+``block``          ``⊕_i H_ii`` (block-diagonal)                               per-block Newton
+=================  ==========================================================  ==============
+
+and for each :func:`preconditioner_quality` reports
+
+* ``frobenius_error`` ``‖H − P‖_F / ‖H‖_F`` — exact (closed forms: ``‖H − blockdiag H‖²_F`` is the
+  off-diagonal block sum of :func:`rmt.hessian.block_norms`, never total − diagonal; the others
+  add within-block terms computed from ``diag H``);
+* ``spectral_error`` ``‖H − P‖₂ / ‖H‖₂``;
+* ``kappa``: the condition number of ``P^{-1/2} H P^{-1/2}`` on ``range(H)`` (largest over smallest
+  *non-zero* eigenvalue; ``identity`` gives ``κ(H)`` itself);
+* ``newton_error`` ``‖Π P⁻¹g − H⁺g‖ / ‖H⁺g‖`` for the layer's actual gradient ``g``, with ``Π`` the
+  orthogonal projector onto ``range(H)``; ``newton_direction_error`` the same for the best
+  multiple of ``P⁻¹g`` (the sine of the angle: a learning rate can fix the scale, not the
+  direction); ``newton_decrease`` the fraction of the Newton decrease ``½ gᵀH⁺g`` of the quadratic
+  model that the best step along ``−P⁻¹g`` achieves, ``(gᵀP⁻¹g)² / (gᵀP⁻¹HP⁻¹g · gᵀH⁺g)``.
+
+The null space of cross-entropy
+-------------------------------
+For a softmax layer ``H = (1/N) Σ_n A_n ⊗ f_n f_nᵀ`` with ``A_n = diag p_n − p_n p_nᵀ``, ``A_n 1 = 0``,
+so ``H (1 ⊗ u) = 0`` for every ``u ∈ R^p``; when the features ``F`` have full column rank this is
+the whole null space (``proofs.preconditioners``). The loss is exactly invariant along it
+(``V → V + 1uᵀ`` shifts every logit of a sample equally), so a step's null component is
+irrelevant: errors are measured after projecting onto ``range(H)`` (subtract the mean row), and
+``κ`` is taken on ``range(H)``. Every ``P`` here is positive definite, so ``P^{-1/2} H P^{-1/2}``
+has exactly ``p`` zero eigenvalues, with eigenvectors ``P^{1/2}(1 ⊗ u)``.
+
+Two methods
+-----------
+``"dense"`` forms the layer's Hessian (``n ≤`` :data:`MAX_DENSE_DIM`) and computes every quantity
+exactly with ``eigh``; the null space is numerical (eigenvalues ``≤ n·eps·λ_max``), which also
+covers the hidden net's ``W`` blocks (no structural null space there).
+
+``"lanczos"`` (softmax layers only: the linear model, or the hidden net's ``V`` blocks) never
+forms ``H``: ``HU = (1/N)[A ∘ (U Fᵀ)] F`` costs ``4 N C p`` flops, ``diag H = Qᵀ(F∘F)/N`` with
+``Q = P∘(1−P)``, and the ``C`` diagonal blocks ``F ᵀdiag(q_i)F/N`` are formed (``C p²`` memory: 3.2
+GB at ``C = 10⁴, p = 200`` in float64) and Cholesky-factored ``P_i = L_iL_iᵀ``. Extreme eigenvalues
+come from :func:`rmt.spectra.lanczos` on ``K(H + c·P N S⁻¹ Nᵀ P)Kᵀ`` with ``K = L⁻¹`` (``P^{-1/2}``
+for diagonal ``P``), ``N = 1 ⊗ I_p`` and ``S = NᵀPN``: the added term moves the ``p`` null
+eigenvalues of ``KHKᵀ`` to ``c = C/(C−1)``, the mean non-zero eigenvalue (``tr P⁻¹H = Cp`` for every
+``P`` here), which lies inside the spectrum, so the extreme Ritz values are ``λ_max`` and the
+smallest *non-zero* eigenvalue, and rounding cannot grow a spurious zero Ritz value. Each is
+reported with the interval from its Ritz residual (``λ_max ∈ [θ_max, θ_max + r]``, ``λ⁺_min ∈
+[θ_min − r, θ_min]``, valid once the extreme Ritz pairs have converged, as in
+:func:`rmt.spectra.spectral_edges`). ``H⁺g`` comes from conjugate gradients preconditioned by the
+block-diagonal ``P`` (SciPy / CuPy ``cg``) and is projected onto ``range(H)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from . import backend as bk
+from .hessian import block, block_norms, hessian
+from .hessian._context import _model_kind
+from .models import LinearClassifier, OneHiddenLayer, check_data, softmax
+from .optim import loss_and_grad, params_from_model
+from .spectra import lanczos
+from .validation import check_choice, check_int, check_real
+
+__all__ = [
+    "APPROXIMATIONS",
+    "METHODS",
+    "MAX_DENSE_DIM",
+    "ApproximationQuality",
+    "PreconditionerReport",
+    "SoftmaxLayerHessian",
+    "preconditioner_quality",
+    "dense_quality",
+    "layer_hessian",
+    "QUANTITIES",
+    "quality_trial",
+]
+
+#: The structured approximations, in the order they are reported.
+APPROXIMATIONS = ("identity", "diagonal", "block-scalar", "block")
+METHODS = ("auto", "dense", "lanczos")
+#: ``method="auto"`` forms the layer Hessian up to this many parameters (a 2500² float64 matrix
+#: is 50 MB; each of the ~10 dense eigendecompositions takes seconds on one free core).
+MAX_DENSE_DIM = 2500
+_F64 = np.float64
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ApproximationQuality:
+    """How well one structured ``P`` stands in for the layer Hessian ``H`` (see the module
+    docstring for each definition). ``*_bounds`` are the Lanczos intervals (equal to the value
+    for ``method="dense"``)."""
+
+    approximation: str
+    frobenius_error: float
+    spectral_error: float
+    spectral_error_bounds: tuple[float, float]
+    kappa: float
+    kappa_bounds: tuple[float, float]
+    newton_error: float
+    newton_direction_error: float
+    newton_decrease: float
+
+
+@dataclass(frozen=True)
+class PreconditionerReport:
+    """Quality of every approximation for one layer Hessian.
+
+    Attributes
+    ----------
+    model : {"linear", "hidden"}
+    blocks : {"V", "W"}
+        Rows of ``V`` (``n_blocks = C`` blocks of size ``p = d`` or ``m``) or of ``W`` (``m``
+        blocks of size ``d``).
+    n_samples, n_classes, n_blocks, block_size, dim : int
+        ``N``, ``C``, number of blocks, ``p``, ``n = n_blocks · p``.
+    null_dim : int
+        Dimension of ``null(H)`` (structural ``p`` for a full-rank softmax layer; numerical for
+        ``method="dense"``).
+    method : {"dense", "lanczos"}
+    n_steps : int
+        Lanczos steps per operator (0 for dense).
+    hessian_frobenius, hessian_lambda_max, hessian_lambda_min : float
+        ``‖H‖_F``, ``λ_max(H)``, smallest non-zero eigenvalue (Ritz estimates for Lanczos).
+    gradient_norm : float
+        ``‖g‖`` of the layer's gradient.
+    results : dict
+        :class:`ApproximationQuality` per approximation name.
+    """
+
+    model: str
+    blocks: str
+    n_samples: int
+    n_classes: int
+    n_blocks: int
+    block_size: int
+    dim: int
+    null_dim: int
+    method: str
+    n_steps: int
+    hessian_frobenius: float
+    hessian_lambda_max: float
+    hessian_lambda_min: float
+    gradient_norm: float
+    results: dict[str, ApproximationQuality] = field(default_factory=dict)
+
+    _DEFINITIONS = {
+        "frobenius_error": "||H - P||_F / ||H||_F over the whole layer (exact)",
+        "spectral_error": "||H - P||_2 / ||H||_2 (Ritz estimate for Lanczos)",
+        "kappa": "lambda_max / smallest non-zero eigenvalue of P^-1/2 H P^-1/2 on range(H)",
+        "newton_error": "||Pi P^-1 g - H^+ g|| / ||H^+ g||, Pi = projector onto range(H)",
+        "newton_direction_error": "min_c ||c Pi P^-1 g - H^+ g|| / ||H^+ g|| (sine of the angle)",
+        "newton_decrease": "(g'P^-1 g)^2 / (g'P^-1 H P^-1 g * g'H^+ g): share of the Newton "
+                           "decrease of the quadratic model reached along -P^-1 g",
+    }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with a ``definitions`` entry."""
+        d = asdict(self)
+        d["results"] = {k: {kk: (list(vv) if isinstance(vv, tuple) else vv)
+                            for kk, vv in asdict(v).items()} for k, v in self.results.items()}
+        d["definitions"] = dict(self._DEFINITIONS)
+        return d
+
+    def __str__(self) -> str:
+        lines = [f"Preconditioners: {self.model} model, CE, blocks = rows of {self.blocks} "
+                 f"({self.n_blocks} blocks of size {self.block_size}, n = {self.dim}, "
+                 f"null(H) dim {self.null_dim}); N={self.n_samples}, C={self.n_classes}; "
+                 f"{self.method}" + (f", {self.n_steps} Lanczos steps" if self.n_steps else ""),
+                 f"  ||H||_F = {self.hessian_frobenius:.5g}, lambda_max = "
+                 f"{self.hessian_lambda_max:.5g}, smallest non-zero = "
+                 f"{self.hessian_lambda_min:.5g}",
+                 f"  {'P':<13}{'Frob err':>10}{'spec err':>10}{'kappa':>10}{'Newton err':>11}"
+                 f"{'dir err':>9}{'decrease':>10}"]
+        for name, q in self.results.items():
+            lines.append(f"  {name:<13}{q.frobenius_error:>10.4g}{q.spectral_error:>10.4g}"
+                         f"{q.kappa:>10.4g}{q.newton_error:>11.4g}"
+                         f"{q.newton_direction_error:>9.3g}{q.newton_decrease:>10.4g}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The softmax layer Hessian, matrix-free
+# --------------------------------------------------------------------------------------------
+
+class SoftmaxLayerHessian:
+    """``H = (1/N) Σ_n (diag p_n − p_n p_nᵀ) ⊗ f_n f_nᵀ`` without forming it.
+
+    Parameters
+    ----------
+    F : array, shape (N, p)
+        Features: the inputs ``X`` (linear model) or ``φ(X Wᵀ)`` (hidden net, ``V`` blocks).
+    P : array, shape (N, C)
+        Softmax probabilities (rows on the simplex).
+
+    Vectors are arrays of shape ``(C, p, k)`` (``k`` right-hand sides), ordered like
+    ``V.ravel()`` when reshaped to ``(C·p, k)``.
+    """
+
+    def __init__(self, F: Any, P: Any) -> None:
+        xp = bk.get_xp(F, P)
+        F = check_data(F, F.shape[1] if getattr(F, "ndim", 0) == 2 else 0, xp, name="F")
+        if getattr(P, "ndim", None) != 2 or P.shape[0] != F.shape[0] or P.shape[1] < 2:
+            raise ValueError(f"P must have shape ({F.shape[0]}, C) with C >= 2, got "
+                             f"{getattr(P, 'shape', None)}")
+        self.xp = xp
+        self.dtype = np.result_type(F.dtype, P.dtype)
+        self.F = F.astype(self.dtype, copy=False)
+        self.Pt = xp.ascontiguousarray(P.T.astype(self.dtype, copy=False))   # (C, N)
+        self.Qt = self.Pt * (1 - self.Pt)
+        self.N, self.p = (int(s) for s in F.shape)
+        self.C = int(P.shape[1])
+
+    @property
+    def dim(self) -> int:
+        return self.C * self.p
+
+    def _zspace(self, U: Any) -> Any:
+        # (C, p, k) -> (k, C, N): z_{i,n} = u_iᵀ f_n for every right-hand side, as one GEMM on a
+        # contiguous (k·C, p) copy (NumPy's batched matmul on strided views does not use BLAS).
+        k = U.shape[2]
+        Ut = self.xp.ascontiguousarray(U.transpose(2, 0, 1)).reshape(k * self.C, self.p)
+        return (Ut @ self.F.T).reshape(k, self.C, self.N)
+
+    def _back(self, W: Any) -> Any:
+        # (k, C, N) -> (C, p, k): (1/N) Σ_n W[k, i, n] f_n.
+        k = W.shape[0]
+        out = (W.reshape(k * self.C, self.N) @ self.F).reshape(k, self.C, self.p)
+        return out.transpose(1, 2, 0) / self.N
+
+    def matvec(self, U: Any, *, minus_block: bool = False) -> Any:
+        """``H U`` (or ``(H − blockdiag H) U`` with ``minus_block``) for ``U`` of shape
+        ``(C, p, k)``: per sample ``A_n z_n = p ∘ z − p (pᵀz)``, and ``A_n − diag(q_n)`` gives
+        ``p² ∘ z − p (pᵀz)``."""
+        Z = self._zspace(U)
+        s = self.xp.sum(self.Pt[None] * Z, axis=1, keepdims=True)       # (k, 1, N): p_nᵀ z_n
+        if minus_block:
+            W = self.Pt[None] * (self.Pt[None] * Z - s)
+        else:
+            W = self.Pt[None] * (Z - s)
+        return self._back(W)
+
+    def shifted_block_matvec(self, U: Any, S_inv: Any, c: float) -> Any:
+        """``(H + c·P N S⁻¹ Nᵀ P) U`` for the block-diagonal ``P = ⊕ H_ii``, ``N = 1 ⊗ I_p`` and
+        ``S⁻¹ = (Σ_i H_ii)⁻¹``, from one pair of products: ``Nᵀ P U = (1/N) Fᵀ Σ_i q_i ∘ z_i`` and
+        ``(P N c')_i = (1/N) Fᵀ(q_i ∘ F c')`` both live in the ``z`` space of ``H U``."""
+        xp = self.xp
+        Z = self._zspace(U)
+        s = xp.sum(self.Pt[None] * Z, axis=1, keepdims=True)
+        t = (xp.sum(self.Qt[None] * Z, axis=1) @ self.F).T / self.N       # (p, k)
+        w = self.F @ (S_inv @ t)                                           # (N, k)
+        W = self.Pt[None] * (Z - s) + c * self.Qt[None] * w.T[:, None, :]
+        return self._back(W)
+
+    def block_matvec(self, U: Any) -> Any:
+        """``blockdiag(H) U``: row ``i`` is ``H_ii u_i = (1/N) Fᵀ(q_i ∘ F u_i)``."""
+        return self._back(self.Qt[None] * self._zspace(U))
+
+    def block_sum(self, U: Any) -> Any:
+        """``Nᵀ P_block U = Σ_i H_ii u_i`` (shape ``(p, k)``), from one Z-space pass."""
+        W = self.xp.sum(self.Qt[None] * self._zspace(U), axis=1)          # (k, N)
+        return (W @ self.F).T / self.N
+
+    def diagonal(self) -> Any:
+        """``diag H`` as a ``(C, p)`` array: ``(1/N) Σ_n q_in f_na²``."""
+        return self.Qt @ (self.F * self.F) / self.N
+
+    def block_sum_matrix(self) -> Any:
+        """``S = Σ_i H_ii = (1/N) Fᵀ diag(Σ_i q_i) F`` (``p × p``)."""
+        w = self.xp.sum(self.Qt, axis=0)
+        return (self.F.T * w[None, :]) @ self.F / self.N
+
+    def blocks(self, c0: int, c1: int) -> Any:
+        """Diagonal blocks ``H_ii`` for ``c0 ≤ i < c1``, shape ``(c1 − c0, p, p)``: one GEMM
+        ``Q[:, c0:c1]ᵀ (f_n ⊗ f_n)`` of ``2 (c1−c0) N p²`` flops (the ``N × p²`` outer products
+        are kept after the first call)."""
+        if getattr(self, "_FF", None) is None:
+            self._FF = (self.F[:, :, None] * self.F[:, None, :]).reshape(self.N, -1)
+        return (self.Qt[c0:c1] @ self._FF).reshape(c1 - c0, self.p, self.p) / self.N
+
+    def dense(self) -> Any:
+        """The dense ``n × n`` matrix (tests and small layers only)."""
+        xp = self.xp
+        I = xp.eye(self.dim, dtype=self.dtype).reshape(self.C, self.p, self.dim)
+        return self.matvec(I).reshape(self.dim, self.dim)
+
+
+# --------------------------------------------------------------------------------------------
+# Preconditioners as factors: P = L Lᵀ, K = L⁻¹
+# --------------------------------------------------------------------------------------------
+
+class _DiagonalP:
+    """Diagonal ``P`` with entries ``δ`` of shape ``(C, p)`` (identity, diagonal, block-scalar)."""
+
+    def __init__(self, delta: Any) -> None:
+        self.delta = delta
+        self.rsqrt = 1.0 / bk.get_xp(delta).sqrt(delta)
+
+    def K(self, U: Any) -> Any:
+        return self.rsqrt[:, :, None] * U
+
+    KT = K
+
+    def solve(self, U: Any) -> Any:
+        return U / self.delta[:, :, None]
+
+    def apply(self, U: Any) -> Any:
+        return self.delta[:, :, None] * U
+
+    def sum_matrix_inv(self) -> Any:
+        return 1.0 / bk.get_xp(self.delta).sum(self.delta, axis=0)
+
+
+class _BlockP:
+    """Block-diagonal ``P = ⊕ H_ii`` from the inverse Cholesky factors ``K_i = L_i⁻¹``."""
+
+    def __init__(self, hess: SoftmaxLayerHessian, chunk: int) -> None:
+        xp = hess.xp
+        self.hess = hess
+        self.Kst = xp.empty((hess.C, hess.p, hess.p), dtype=hess.dtype)
+        for c0 in range(0, hess.C, chunk):
+            c1 = min(hess.C, c0 + chunk)
+            L = xp.linalg.cholesky(hess.blocks(c0, c1))
+            self.Kst[c0:c1] = _tri_inv(L, xp)
+        S = hess.block_sum_matrix()
+        self.S_inv = xp.linalg.inv(S)
+
+    def K(self, U: Any) -> Any:
+        return self.hess.xp.matmul(self.Kst, U)
+
+    def KT(self, U: Any) -> Any:
+        return self.hess.xp.matmul(self.Kst.transpose(0, 2, 1), U)
+
+    def solve(self, U: Any) -> Any:
+        return self.KT(self.K(U))
+
+    def apply(self, U: Any) -> Any:
+        return self.hess.block_matvec(U)
+
+
+def _tri_inv(L: Any, xp: ModuleType) -> Any:
+    """Inverses of a stack of lower-triangular matrices (LAPACK trtri per matrix on the host,
+    a batched inverse on the GPU)."""
+    if bk.backend_name(xp) == "cupy":
+        return xp.linalg.inv(L)
+    from scipy.linalg import lapack  # noqa: PLC0415
+
+    trtri = lapack.get_lapack_funcs("trtri", (L,))
+    out = np.empty_like(L)
+    for i in range(L.shape[0]):
+        inv, info = trtri(L[i], lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"diagonal block {i} is singular (trtri info {info})")
+        out[i] = np.tril(inv)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Building the layer
+# --------------------------------------------------------------------------------------------
+
+def _softmax_layer(model: Any, X: Any, kind: str) -> SoftmaxLayerHessian:
+    F = X if kind == "linear" else model.features(X)
+    return SoftmaxLayerHessian(F, softmax(F @ model.V.T))
+
+
+def layer_hessian(model: Any, X: Any, y: Any = None, blocks: str = "V") -> Any:
+    """The dense Hessian of one layer of the CE loss (rows of ``V`` or of ``W``), in the
+    parameter order of :mod:`rmt.models`; the ``W`` layer is assembled from
+    :func:`rmt.hessian.block` (``m²`` blocks of ``d × d``), the linear model's from
+    :func:`rmt.hessian.hessian`."""
+    kind = _model_kind(model)
+    blocks = _check_blocks(blocks, kind)
+    xp = model.xp
+    if kind == "linear":
+        return hessian(model, X, loss="ce", max_params=max(MAX_DENSE_DIM, model.n_params))
+    if blocks == "V":
+        return _softmax_layer(model, check_data(X, model.dim, xp), kind).dense()
+    m, d, C = model.hidden, model.dim, model.n_classes
+    if getattr(y, "ndim", 1) == 2:
+        if model.activation in ("tanh", "gelu"):
+            raise ValueError("y must be integer labels for the W blocks of a tanh/gelu net "
+                             "(rmt.hessian's residual term); soft targets work for relu/identity")
+        y = None   # relu / identity: the W blocks do not depend on the targets
+    out = xp.empty((m * d, m * d), dtype=np.result_type(X.dtype, model.W.dtype))
+    for k in range(m):
+        for l in range(k, m):
+            B = block(model, X, C + k, C + l, y=y, loss="ce")
+            out[k * d:(k + 1) * d, l * d:(l + 1) * d] = B
+            out[l * d:(l + 1) * d, k * d:(k + 1) * d] = B.T
+    return out
+
+
+def _check_blocks(blocks: Any, kind: str) -> str:
+    layer = check_choice("blocks", blocks, ("v", "w")).upper()
+    if kind == "linear" and layer == "W":
+        raise ValueError("blocks must be 'V' for the linear model (it has no W), got 'W'")
+    return layer
+
+
+# --------------------------------------------------------------------------------------------
+# Dense path (exact)
+# --------------------------------------------------------------------------------------------
+
+def _approx_dense(H: np.ndarray, p: int, name: str) -> np.ndarray:
+    n = H.shape[0]
+    K = n // p
+    d = np.diag(H).copy()
+    if name == "identity":
+        return np.eye(n) * (d.sum() / n)
+    if name == "diagonal":
+        return np.diag(d)
+    if name == "block-scalar":
+        return np.diag(np.repeat(d.reshape(K, p).mean(axis=1), p))
+    P = np.zeros_like(H)
+    for i in range(K):
+        s = slice(i * p, (i + 1) * p)
+        P[s, s] = H[s, s]
+    return P
+
+
+def dense_quality(H: Any, block_size: int, g: Any, *,
+                  approximations: tuple[str, ...] = APPROXIMATIONS) -> tuple[dict, dict]:
+    """Every quantity of the module docstring from a dense symmetric ``H`` (exact, ``eigh``).
+
+    Parameters
+    ----------
+    H : array (n, n)
+        Symmetric positive semi-definite; ``n`` a multiple of ``block_size``.
+    block_size : int
+        ``p``: blocks are consecutive ``p``-index ranges.
+    g : array (n,)
+        The gradient; its component outside ``range(H)`` is ignored.
+    approximations : tuple of names from :data:`APPROXIMATIONS`
+
+    Notes
+    -----
+    ``P`` may be singular (a block of the ``W`` layer of rank below ``d``): pseudo-inverses are
+    used throughout, ``P⁺g`` and ``P^{+1/2} H P^{+1/2}`` (see :func:`_pinv_sqrt`).
+
+    Returns
+    -------
+    results : dict of :class:`ApproximationQuality`
+    info : dict
+        ``null_dim`` (eigenvalues ``≤ n·eps·λ_max``), ``frobenius``, ``lambda_max``,
+        ``lambda_min`` (smallest non-zero).
+    """
+    H = np.asarray(bk.to_numpy(H), dtype=_F64)
+    n = H.shape[0]
+    p = check_int("block_size", block_size, 1, n)
+    if H.ndim != 2 or H.shape != (n, n) or n % p:
+        raise ValueError(f"H must be square with a size divisible by block_size={p}, got "
+                         f"shape {H.shape}")
+    g = np.asarray(bk.to_numpy(g), dtype=_F64).reshape(-1)
+    if g.shape != (n,):
+        raise ValueError(f"g must have {n} entries, got {g.size}")
+    H = (H + H.T) / 2
+    lam, U = np.linalg.eigh(H)
+    # numpy.linalg.matrix_rank's rule: eigenvalues below n·eps·λ_max are rounding of zeros.
+    tol = n * np.finfo(_F64).eps * lam[-1]
+    rng_mask = lam > tol
+    null_dim = int((~rng_mask).sum())
+    Ur, lr = U[:, rng_mask], lam[rng_mask]
+    h = Ur @ ((Ur.T @ g) / lr)                   # H⁺g
+    fro = float(np.linalg.norm(H))
+    results = {}
+    for name in approximations:
+        P = _approx_dense(H, p, name)
+        E = H - P
+        ev = np.linalg.eigvalsh(E)
+        spec = float(max(abs(ev[0]), abs(ev[-1])) / lam[-1])
+        R, Pp = _pinv_sqrt(P)
+        mu = np.linalg.eigvalsh(R @ H @ R)[null_dim:]    # drop the null(H) zeros
+        kap = float(mu[-1] / mu[0])
+        s = Pp @ g
+        results[name] = _newton(name, float(np.linalg.norm(E) / fro), spec, (spec, spec), kap,
+                                (kap, kap), Ur @ (Ur.T @ s), h, g, float(s @ H @ s))
+    info = dict(null_dim=null_dim, frobenius=fro, lambda_max=float(lam[-1]),
+                lambda_min=float(lr[0]))
+    return results, info
+
+
+def _pinv_sqrt(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``P^{+1/2}`` and ``P⁺`` of a symmetric PSD matrix (eigenvalues ``≤ n·eps·λ_max`` are
+    zeros). For ``P`` the diagonal or block-diagonal part of a PSD ``H``, ``null(P) ⊂ null(H)`` (a
+    zero diagonal block ``uᵀH_iiu = 0`` forces ``H(e_i ⊗ u) = 0``), so ``P^{+1/2} H P^{+1/2}`` has the
+    rank of ``H`` — a dead ReLU unit or a rank-deficient block of the W layer is handled this way."""
+    lam, U = np.linalg.eigh(P)
+    keep = lam > P.shape[0] * np.finfo(_F64).eps * max(lam[-1], 0.0)
+    inv = np.where(keep, 1.0 / np.where(keep, lam, 1.0), 0.0)
+    return (U * np.sqrt(inv)) @ U.T, (U * inv) @ U.T
+
+
+def _newton(name: str, fro: float, spec: float, spec_b: tuple, kap: float, kap_b: tuple,
+            s_range: Any, h: Any, g: Any, sHs: float) -> ApproximationQuality:
+    """Newton-step quantities from ``Π P⁻¹g`` (``s_range``), ``H⁺g`` (``h``), ``g`` and
+    ``(P⁻¹g)ᵀ H (P⁻¹g)``; works for NumPy and CuPy vectors."""
+    xp = bk.get_xp(s_range, h)
+    hn = float(xp.sqrt(xp.sum(h * h)))
+    sn = float(xp.sqrt(xp.sum(s_range * s_range)))
+    err = float(xp.sqrt(xp.sum((s_range - h) ** 2))) / hn
+    cos = float(xp.sum(s_range * h)) / (sn * hn)
+    gs = float(xp.sum(g * s_range))
+    gh = float(xp.sum(g * h))
+    return ApproximationQuality(name, fro, spec, spec_b, kap, kap_b, err,
+                                math.sqrt(max(0.0, 1.0 - cos * cos)), gs * gs / (sHs * gh))
+
+
+# --------------------------------------------------------------------------------------------
+# Matrix-free path (softmax layers)
+# --------------------------------------------------------------------------------------------
+
+def _flat(U: Any) -> Any:
+    return U.reshape(-1, U.shape[-1])
+
+
+def _extremes(matmat: Any, hess: SoftmaxLayerHessian, n_steps: int, seed: Any,
+              reorth: bool) -> tuple[float, float, float, float]:
+    """(θ_min, r_min, θ_max, r_max) of a symmetric operator on ``(C, p, k)`` blocks."""
+    C, p = hess.C, hess.p
+
+    def op(V: Any) -> Any:
+        return _flat(matmat(V.reshape(C, p, V.shape[1])))
+
+    from .spectra import as_operator  # noqa: PLC0415
+
+    res = lanczos(as_operator(op, dim=hess.dim, dtype=hess.dtype,
+                              backend=bk.backend_name(hess.xp)),
+                  n_steps, 1, seed=seed, reorthogonalize=reorth)
+    theta, _, resid = res.quadrature()
+    i, j = np.argmin(theta[0]), np.argmax(theta[0])
+    return float(theta[0, i]), float(resid[0, i]), float(theta[0, j]), float(resid[0, j])
+
+
+def _cg(hess: SoftmaxLayerHessian, g: Any, Pb: _BlockP, rtol: float) -> Any:
+    """``H⁺g`` by block-preconditioned CG, projected onto ``range(H)`` (mean row removed).
+
+    ``g`` lies in ``range(H)`` (its rows sum to 0), so ``Hx = g`` is consistent and CG converges
+    on the range; whatever null component the iterate picks up is removed at the end."""
+    xp = hess.xp
+    C, p = hess.C, hess.p
+    n = hess.dim
+    if bk.backend_name(xp) == "cupy":
+        from cupyx.scipy.sparse.linalg import LinearOperator, cg  # noqa: PLC0415
+        kw = dict(tol=rtol, atol=0.0)
+    else:
+        from scipy.sparse.linalg import LinearOperator, cg  # noqa: PLC0415
+        kw = dict(rtol=rtol, atol=0.0)
+    A = LinearOperator((n, n), matvec=lambda v: hess.matvec(v.reshape(C, p, 1)).reshape(-1),
+                       dtype=hess.dtype)
+    M = LinearOperator((n, n), matvec=lambda v: Pb.solve(v.reshape(C, p, 1)).reshape(-1),
+                       dtype=hess.dtype)
+    x, info = cg(A, g.reshape(-1), maxiter=10 * n, M=M, **kw)
+    if info != 0:
+        raise RuntimeError(f"conjugate gradients did not reach cg_rtol={rtol} (info {info})")
+    x = x.reshape(C, p, 1)
+    return x - xp.mean(x, axis=0, keepdims=True)
+
+
+def _ratio_bounds(num: tuple[float, float], den: tuple[float, float]) -> tuple[float, float]:
+    return num[0] / den[1], num[1] / max(den[0], np.finfo(_F64).tiny)
+
+
+def _lifted_block_solve(P: _DiagonalP, Pb: _BlockP) -> Any:
+    """Preconditioner ``K⁻ᵀ P_block⁻¹ K⁻¹`` for ``M = K H Kᵀ`` with a diagonal ``P`` (``K⁻¹`` is
+    multiplication by ``√δ``): it approximates ``M⁺`` as well as ``P_block⁻¹`` approximates
+    ``H⁺`` (``κ`` of a few), whatever ``κ(M)`` is. (A Kronecker stand-in ``t_i Σ`` for the blocks,
+    which avoids reading the ``C p²`` factors, needed 4× the LOBPCG iterations: each class's
+    softmax weights tilt and reweight its block differently.)"""
+    sq = 1.0 / P.rsqrt
+    return lambda U: sq[:, :, None] * Pb.solve(sq[:, :, None] * U)
+
+
+def _smallest(matmat: Any, T: Any, hess: SoftmaxLayerHessian, top: float, seed: Any,
+              rtol: float, maxiter: int, n_start: int = 1) -> tuple[float, float]:
+    """Smallest eigenvalue ``θ`` of the symmetric operator ``matmat`` by preconditioned LOBPCG
+    (SciPy / CuPy) with two start vectors, and the residual norm ``‖Mx − θx‖`` of its unit
+    eigenvector (an eigenvalue lies within it of ``θ``)."""
+    xp, C, p = hess.xp, hess.C, hess.p
+    if bk.backend_name(xp) == "cupy":
+        from cupyx.scipy.sparse.linalg import lobpcg  # noqa: PLC0415
+    else:
+        from scipy.sparse.linalg import lobpcg  # noqa: PLC0415
+
+    def flat(f: Any) -> Any:
+        return lambda V: _flat(f(V.reshape(C, p, -1)))
+
+    X0 = bk.standard_normal((hess.dim, n_start), seed, xp, hess.dtype)
+    import warnings  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        # LOBPCG warns when it stops at maxiter; the residual reported below says how far off.
+        warnings.simplefilter("ignore", UserWarning)
+        lam, vec = lobpcg(flat(matmat), X0, M=None if T is None else flat(T),
+                          tol=rtol * top, maxiter=maxiter, largest=False)
+    i = int(np.argmin(bk.to_numpy(lam)))
+    x = vec[:, i:i + 1]
+    x = x / xp.sqrt(xp.sum(x * x))
+    Mx = _flat(matmat(x.reshape(C, p, 1)))
+    theta = float(xp.sum(x * Mx))
+    return theta, float(xp.sqrt(xp.sum((Mx - theta * x) ** 2)))
+
+
+def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float],
+                     approximations: tuple[str, ...], n_steps: int, seed: Any, cg_rtol: float,
+                     memory_limit: int, eig_rtol: float = 1e-5, maxiter: int = 300
+                     ) -> tuple[dict, dict]:
+    xp, C, p, n = hess.xp, hess.C, hess.p, hess.dim
+    isz = np.dtype(hess.dtype).itemsize
+    reorth = n_steps * n * isz <= memory_limit // 4
+    seeds = bk.spawn_seeds(seed, 3 * len(APPROXIMATIONS))
+    diag = hess.diagonal()
+    tau = float(xp.sum(diag)) / n
+    s_blk = xp.mean(diag, axis=1, keepdims=True) * xp.ones((1, p), dtype=hess.dtype)
+    # Chunk of classes for the block factors: the (chunk, p, p) stack plus its Cholesky copy.
+    chunk = int(max(1, min(C, 1024, (memory_limit // 8) // max(1, 2 * p * p * isz))))
+    Pb = _BlockP(hess, chunk)
+    Ps = {"identity": _DiagonalP(xp.full((C, p), tau, dtype=hess.dtype)),
+          "diagonal": _DiagonalP(diag), "block-scalar": _DiagonalP(s_blk), "block": Pb}
+    diag_sq, off_sq = sums
+    fro_sq = diag_sq + off_sq
+    # ‖H − P‖²_F: off-diagonal blocks plus, inside the blocks, ‖H_ii‖² − ‖P_ii‖² (P_ii is the
+    # orthogonal projection of H_ii onto diagonal / scalar matrices); identity: ‖H‖² − n τ².
+    fro = {"identity": fro_sq - n * tau * tau,
+           "diagonal": off_sq + (diag_sq - float(xp.sum(diag * diag))),
+           "block-scalar": off_sq + (diag_sq - p * float(xp.sum(s_blk[:, 0] ** 2))),
+           "block": off_sq}
+    c = C / (C - 1.0)
+    G = g.reshape(C, p, 1)
+    h = _cg(hess, G, Pb, cg_rtol)
+
+    def shifted(P: Any, name: str) -> Any:
+        if name == "block":
+            return lambda U: P.K(hess.shifted_block_matvec(P.KT(U), P.S_inv, c))
+        S_inv = P.sum_matrix_inv()
+
+        def op(U: Any) -> Any:
+            V = P.KT(U)
+            t = S_inv[:, None] * xp.sum(P.apply(V), axis=0)               # S⁻¹ Nᵀ P V
+            return P.K(hess.matvec(V) + c * P.apply(xp.broadcast_to(t[None], V.shape)))
+        return op
+
+    names = [a for a in APPROXIMATIONS if a in approximations or a == "identity"]
+    ext = {}
+    for a in names:
+        op = shifted(Ps[a], a)
+        top = _extremes(op, hess, n_steps, seeds[APPROXIMATIONS.index(a)], reorth)
+        if a == "block":
+            # κ of the block-preconditioned operator is small: Lanczos has both ends already.
+            ext[a] = top
+            continue
+        if a not in approximations:      # identity only for λ_max(H), the spectral scale
+            ext[a] = (math.nan, math.nan, top[2], top[3])
+            continue
+        bottom = _smallest(op, _lifted_block_solve(Ps[a], Pb), hess, top[2],
+                           seeds[len(APPROXIMATIONS) + APPROXIMATIONS.index(a)], eig_rtol, maxiter)
+        ext[a] = (*bottom, top[2], top[3])
+    lo, r_lo, hi, r_hi = ext["identity"]
+    lam = (tau * hi, tau * (hi + r_hi))                    # λ_max(H): Ritz value, upper bound
+    results = {}
+    for name in approximations:
+        P = Ps[name]
+        if name == "identity":
+            # H − τI has eigenvalues λ − τ, λ ∈ spec(H) ∋ 0: ‖H − τI‖₂ = max(λ_max − τ, τ).
+            def f(x: float) -> float:
+                return max(x - 1.0, 1.0) / x
+            pts = [hi, hi + r_hi] + ([2.0] if hi < 2.0 < hi + r_hi else [])
+            spec, spec_b = f(hi), (min(f(x) for x in pts), max(f(x) for x in pts))
+        else:
+            op = ((lambda U: hess.matvec(U, minus_block=True)) if name == "block"
+                  else (lambda U, P=P: hess.matvec(U) - P.apply(U)))
+            a, ra, b, rb = _extremes(op, hess, n_steps,
+                                     seeds[2 * len(APPROXIMATIONS) + APPROXIMATIONS.index(name)],
+                                     reorth)
+            val = max(abs(a), abs(b))
+            spec = val / lam[0]
+            spec_b = _ratio_bounds((val, max(abs(a) + ra, abs(b) + rb)), lam)
+        k_lo, k_rlo, k_hi, k_rhi = ext[name]
+        kap_b = _ratio_bounds((k_hi, k_hi + k_rhi), (k_lo - k_rlo, k_lo))
+        s = P.solve(G)
+        sr = s - xp.mean(s, axis=0, keepdims=True)
+        sHs = float(xp.sum(sr * hess.matvec(sr)))
+        results[name] = _newton(name, math.sqrt(max(fro[name], 0.0) / fro_sq), spec, spec_b,
+                                k_hi / k_lo, kap_b, sr, h, G, sHs)
+    info = dict(null_dim=p, frobenius=math.sqrt(fro_sq), lambda_max=lam[0],
+                lambda_min=tau * lo)
+    return results, info
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------
+
+def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
+                           approximations: tuple[str, ...] | list[str] = APPROXIMATIONS,
+                           method: str = "auto", n_steps: int = 40, cg_rtol: float = 1e-10,
+                           seed: Any = None, memory_limit: int | None = None
+                           ) -> PreconditionerReport:
+    """How well the structured approximations of :data:`APPROXIMATIONS` stand in for one layer
+    of the CE Hessian, at the model's current weights.
+
+    Parameters
+    ----------
+    model : LinearClassifier or OneHiddenLayer
+    X : array, shape (N, d)
+    y : array of int, shape (N,)
+        Labels: they set the gradient ``g`` (and the ``W`` blocks of tanh/gelu nets).
+    blocks : {"V", "W"}
+        The layer: rows of ``V`` (linear model, or the hidden net's output layer) or of ``W``.
+    approximations : subset of :data:`APPROXIMATIONS`
+    method : {"auto", "dense", "lanczos"}
+        ``"auto"``: dense up to :data:`MAX_DENSE_DIM` parameters, else Lanczos. ``"lanczos"``
+        needs a softmax layer (``blocks="V"``) whose features have full column rank (``N ≥ p``).
+    n_steps : int, >= 2
+        Lanczos steps per operator (7 operators per call).
+    cg_rtol : float in (0, 1)
+        Relative residual of the CG solve for ``H⁺g``.
+    seed : optional
+        Lanczos start vectors.
+    memory_limit : int, optional
+        Bytes for the block factors and the Lanczos basis (default: half the free memory); the
+        basis is kept (full reorthogonalisation) only when it fits in a quarter of it.
+
+    Returns
+    -------
+    PreconditionerReport
+    """
+    kind = _model_kind(model)
+    layer = _check_blocks(blocks, kind)
+    method = check_choice("method", method, METHODS)
+    approximations = tuple(check_choice("approximations", a, APPROXIMATIONS)
+                           for a in approximations)
+    if not approximations:
+        raise ValueError(f"approximations must name at least one of {APPROXIMATIONS}")
+    n_steps = check_int("n_steps", n_steps, 2)
+    cg_rtol = check_real("cg_rtol", cg_rtol, 0.0, 1.0, strict_min=True, strict_max=True)
+    xp = model.xp
+    X = check_data(X, model.dim, xp)
+    params = params_from_model(model)
+    act = getattr(model, "activation", "relu")
+    _, grads = loss_and_grad(params, X, y, "ce", act)
+    g = grads[layer]
+    p = int(g.shape[1])
+    n = int(g.size)
+    if method == "auto":
+        method = "dense" if n <= MAX_DENSE_DIM else "lanczos"
+    if method == "lanczos" and layer == "W":
+        raise ValueError("method='lanczos' needs a softmax layer (blocks='V'); the W blocks "
+                         "have no structural null space: use method='dense'")
+    if method == "dense" and n > MAX_DENSE_DIM:
+        raise ValueError(f"method='dense' forms an n x n matrix: n must be <= {MAX_DENSE_DIM}, "
+                         f"got {n}; use method='lanczos'")
+    C = model.n_classes
+    N = int(X.shape[0])
+    if method == "dense":
+        H = layer_hessian(model, X, y, layer)
+        res, info = dense_quality(H, p, g.reshape(-1), approximations=approximations)
+        steps = 0
+    else:
+        hess = _softmax_layer(model, X, kind)
+        if N < p:
+            raise ValueError(f"method='lanczos' needs N >= p (features of full column rank): "
+                             f"N = {N}, p = {p}")
+        limit = (max(1 << 20, int(0.5 * bk.free_memory_bytes(xp))) if memory_limit is None
+                 else check_int("memory_limit", memory_limit, 1))
+        need = C * p * p * np.dtype(hess.dtype).itemsize
+        if need > limit:
+            raise ValueError(f"memory_limit must be at least {need} bytes for the block-diagonal "
+                             f"factors (C p² entries), got {limit}")
+        sums = block_norms(model, X, blocks="V", memory_limit=limit)
+        res, info = _lanczos_quality(hess, g, (sums.diagonal, sums.off_diagonal),
+                                     approximations, n_steps, seed, cg_rtol, limit)
+        steps = n_steps
+    return PreconditionerReport(
+        model=kind, blocks=layer, n_samples=N, n_classes=C, n_blocks=n // p, block_size=p,
+        dim=n, null_dim=int(info["null_dim"]), method=method, n_steps=steps,
+        hessian_frobenius=float(info["frobenius"]), hessian_lambda_max=float(info["lambda_max"]),
+        hessian_lambda_min=float(info["lambda_min"]),
+        gradient_norm=float(xp.sqrt(xp.sum(g * g))), results=res)
+
+
+#: Per-approximation outputs of :func:`quality_trial` (``<quantity>_<approximation>``, with
+#: ``block-scalar`` written ``block_scalar``).
+QUANTITIES = ("frobenius_error", "spectral_error", "spectral_error_high", "kappa", "kappa_high",
+              "newton_error", "newton_direction_error", "newton_decrease")
+
+
+def quality_trial(n_classes: int, dim: int, n_samples: int, *, hidden: int | None = None,
+                  blocks: str = "V", sigma: float = 1.0, temperature: float = 1.0,
+                  method: str = "auto", n_steps: int = 40, seed: Any = None,
+                  backend: str | None = None) -> dict[str, float]:
+    """One draw of the preconditioner table: data, model at initialisation, every quantity.
+
+    Data: :func:`rmt.datasets.make_soft_targets` (``x ~ N(0, I_d)``, the gradient taken against
+    the linear teacher's probabilities at ``temperature``); model: the linear classifier
+    (``hidden=None``) or a ReLU net with ``hidden`` units, ``σ``-scaled LeCun init. Seed child 0
+    draws the data, child 1 the model, child 2 the Lanczos start vectors.
+
+    Returns
+    -------
+    dict
+        ``<q>_<approximation>`` for ``q`` in :data:`QUANTITIES` (``*_high``: the upper end of the
+        Lanczos interval), plus ``lambda_max``, ``lambda_min`` (smallest non-zero), ``hessian_fro``,
+        ``aggregate_ratio`` (``r`` with ``‖H − blockdiag H‖_F/‖H‖_F = r/√(1+r²)``), ``null_dim``.
+    """
+    from .datasets import make_soft_targets  # noqa: PLC0415
+
+    s_data, s_model, s_lanczos = bk.spawn_seeds(seed, 3)
+    X, Q = make_soft_targets(n_samples, dim, n_classes, temperature=temperature, seed=s_data,
+                             backend=backend)
+    if hidden is None:
+        model = LinearClassifier.init(n_classes, dim, sigma, seed=s_model, backend=backend)
+    else:
+        model = OneHiddenLayer.init(n_classes, dim, hidden, sigma, seed=s_model, backend=backend)
+    rep = preconditioner_quality(model, X, Q, blocks=blocks, method=method, n_steps=n_steps,
+                                 seed=s_lanczos)
+    out: dict[str, float] = {"lambda_max": rep.hessian_lambda_max,
+                             "lambda_min": rep.hessian_lambda_min,
+                             "hessian_fro": rep.hessian_frobenius, "null_dim": rep.null_dim}
+    for name, q in rep.results.items():
+        key = name.replace("-", "_")
+        vals = dict(frobenius_error=q.frobenius_error, spectral_error=q.spectral_error,
+                    spectral_error_high=q.spectral_error_bounds[1], kappa=q.kappa,
+                    kappa_high=q.kappa_bounds[1], newton_error=q.newton_error,
+                    newton_direction_error=q.newton_direction_error,
+                    newton_decrease=q.newton_decrease)
+        out.update({f"{k}_{key}": v for k, v in vals.items()})
+    e = rep.results["block"].frobenius_error if "block" in rep.results else math.nan
+    out["aggregate_ratio"] = e / math.sqrt(max(1.0 - e * e, np.finfo(_F64).tiny))
+    return out

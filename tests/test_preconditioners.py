@@ -1,0 +1,210 @@
+"""Structured approximations of layer Hessians: matrix-free against dense, closed forms at V = 0."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rmt.datasets import make_classification
+from rmt.hessian import hessian
+from rmt.models import LinearClassifier, OneHiddenLayer, softmax
+from rmt.preconditioners import (APPROXIMATIONS, SoftmaxLayerHessian, dense_quality,
+                                 layer_hessian, preconditioner_quality)
+
+EPS = np.finfo(float).eps
+FIELDS = ("frobenius_error", "spectral_error", "kappa", "newton_error",
+          "newton_direction_error", "newton_decrease")
+
+
+def _linear(C, d, N, sigma=1.0, seed=0):
+    X, y = make_classification(N, d, C, seed=seed)
+    return LinearClassifier.init(C, d, sigma, seed=seed + 1), X, y
+
+
+def test_layer_operator_matches_the_dense_hessian():
+    model, X, _ = _linear(4, 3, 9)
+    H = hessian(model, X)
+    hs = SoftmaxLayerHessian(X, softmax(X @ model.V.T))
+    U = np.random.default_rng(0).standard_normal((4, 3, 2))
+    flat = U.reshape(12, 2)
+    # Products of O(1) matrices with 9-term sums: agreement to a few hundred eps.
+    tol = dict(rtol=0, atol=256 * EPS)
+    np.testing.assert_allclose(hs.matvec(U).reshape(12, 2), H @ flat, **tol)
+    Hb = np.zeros_like(H)
+    for i in range(4):
+        Hb[3 * i:3 * i + 3, 3 * i:3 * i + 3] = H[3 * i:3 * i + 3, 3 * i:3 * i + 3]
+    np.testing.assert_allclose(hs.block_matvec(U).reshape(12, 2), Hb @ flat, **tol)
+    np.testing.assert_allclose(hs.matvec(U, minus_block=True).reshape(12, 2), (H - Hb) @ flat,
+                               **tol)
+    np.testing.assert_allclose(hs.diagonal().ravel(), np.diag(H), **tol)
+    np.testing.assert_allclose(hs.blocks(1, 3), [Hb[3:6, 3:6], Hb[6:9, 6:9]], **tol)
+    S = sum(Hb[3 * i:3 * i + 3, 3 * i:3 * i + 3] for i in range(4))
+    np.testing.assert_allclose(hs.block_sum_matrix(), S, **tol)
+    np.testing.assert_allclose(hs.block_sum(U), np.einsum("ipq,iqk->pk", hs.blocks(0, 4), U), **tol)
+    # The shifted operator H + c·P N S⁻¹ Nᵀ P with N = 1 ⊗ I.
+    Nm = np.kron(np.ones((4, 1)), np.eye(3))
+    shift = Hb @ Nm @ np.linalg.inv(S) @ Nm.T @ Hb
+    np.testing.assert_allclose(hs.shifted_block_matvec(U, np.linalg.inv(S), 1.7).reshape(12, 2),
+                               (H + 1.7 * shift) @ flat, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(hs.dense(), H, **tol)
+    # The null space of CE: H (1 ⊗ u) = 0.
+    u = np.random.default_rng(1).standard_normal(3)
+    assert np.abs(H @ np.tile(u, 4)).max() < 64 * EPS
+
+
+@pytest.mark.parametrize("C", [2, 5, 9])
+def test_closed_forms_at_v_zero(C):
+    # At V = 0: H = (1/C)(I − 11ᵀ/C) ⊗ S with S = XᵀX/N (proofs.preconditioners).
+    d, N = 4, 30
+    X, y = make_classification(N, d, C, seed=3)
+    model = LinearClassifier(np.zeros((C, d)))
+    r = preconditioner_quality(model, X, y, method="dense")
+    S = X.T @ X / N
+    s = np.linalg.eigvalsh(S)
+    b = r.results["block"]
+    # Exact identities of rational functions of C: agreement to eigh's rounding (~n eps κ).
+    tol = 1e4 * EPS
+    assert abs(b.frobenius_error - 1 / math.sqrt(C)) < tol
+    assert abs(b.spectral_error - (C - 1) / C) < tol
+    assert abs(b.kappa - 1.0) < tol
+    assert abs(b.newton_error - 1 / (C - 1)) < tol
+    assert b.newton_direction_error < 1e-6     # sqrt of a rounding-level 1 − cos²
+    assert abs(b.newton_decrease - 1.0) < tol
+    fro_scalar = math.sqrt(1 - (C - 1) / C * np.trace(S) ** 2 / (d * np.sum(S * S)))
+    fro_diag = math.sqrt(1 - (C - 1) / C * np.sum(np.diag(S) ** 2) / np.sum(S * S))
+    for name in ("identity", "block-scalar"):
+        q = r.results[name]
+        assert abs(q.frobenius_error - fro_scalar) < tol
+        assert abs(q.kappa - s[-1] / s[0]) < tol * s[-1] / s[0]
+        sh = np.mean(s) * (C - 1) / C
+        assert abs(q.spectral_error - max(np.abs(s - sh).max(), sh) / s[-1]) < tol
+    assert abs(r.results["diagonal"].frobenius_error - fro_diag) < tol
+    assert r.null_dim == d
+    assert abs(r.hessian_lambda_max - s[-1] / C) < tol
+
+
+def _compare(dense, free, kappa_rtol):
+    for name in APPROXIMATIONS:
+        a, b = dense.results[name], free.results[name]
+        # Frobenius errors: closed forms vs dense, both exact to rounding.
+        assert abs(a.frobenius_error - b.frobenius_error) < 1e-9
+        # Spectral errors and κ: the dense value lies inside the Lanczos / LOBPCG interval,
+        # widened by rounding of the dense eigensolver (1e-9 relative).
+        lo, hi = b.spectral_error_bounds
+        assert lo * (1 - 1e-9) <= a.spectral_error <= hi * (1 + 1e-9)
+        lo, hi = b.kappa_bounds
+        assert lo * (1 - 1e-9) <= a.kappa <= hi * (1 + 1e-9)
+        assert abs(a.kappa - b.kappa) <= kappa_rtol * a.kappa
+        # Newton quantities: CG to cg_rtol = 1e-10 relative residual, so H⁺g to 1e-10·κ(H)
+        # relative; with κ(H) < 1e4 here, 1e-5 is a safe bound.
+        for f in ("newton_error", "newton_direction_error", "newton_decrease"):
+            assert abs(getattr(a, f) - getattr(b, f)) < 1e-5
+    assert dense.null_dim == free.null_dim
+
+
+@given(C=st.integers(2, 6), d=st.integers(1, 5), extra=st.integers(0, 20),
+       sigma=st.sampled_from([0.0, 0.5, 1.0, 2.0]), seed=st.integers(0, 1000))
+def test_matrix_free_agrees_with_dense(C, d, extra, sigma, seed):
+    N = d + 1 + extra
+    model, X, y = _linear(C, d, N, sigma, seed)
+    dense = preconditioner_quality(model, X, y, method="dense")
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=seed)
+    # n ≤ 30 ≤ the 40 Lanczos steps: the Krylov space is exhausted, Ritz values exact; LOBPCG
+    # stops at a residual of 1e-5·λ_max, an interval of relative width ≤ 1e-5 κ ≤ 1e-2.
+    _compare(dense, free, kappa_rtol=1e-2)
+
+
+@pytest.mark.slow
+def test_matrix_free_agrees_with_dense_at_moderate_size():
+    # n = 2000 > 40 steps: Lanczos must converge, not exhaust the space.
+    model, X, y = _linear(10, 200, 400, 1.0, 0)
+    dense = preconditioner_quality(model, X, y, method="dense")
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=0)
+    _compare(dense, free, kappa_rtol=2e-3)
+
+
+def test_hidden_net_layers():
+    X, y = make_classification(60, 6, 7, seed=4)
+    model = OneHiddenLayer.init(7, 6, 5, seed=5)
+    dV = preconditioner_quality(model, X, y, blocks="V", method="dense")
+    fV = preconditioner_quality(model, X, y, blocks="V", method="lanczos", seed=0)
+    _compare(dV, fV, kappa_rtol=1e-2)
+    assert dV.n_blocks == 7 and dV.block_size == 5
+    # W blocks: the dense layer equals the W–W part of the full closed-form Hessian.
+    HW = layer_hessian(model, X, y, "W")
+    H = hessian(model, X, y)
+    np.testing.assert_allclose(HW, H[35:, 35:], rtol=0, atol=256 * EPS)
+    rW = preconditioner_quality(model, X, y, blocks="W")
+    assert rW.method == "dense" and rW.n_blocks == 5 and rW.block_size == 6
+    # P = blockdiag H: its own Frobenius error is the off-diagonal share, from the blocks.
+    off = sum(np.sum(HW[6 * k:6 * k + 6, 6 * l:6 * l + 6] ** 2)
+              for k in range(5) for l in range(5) if k != l)
+    assert abs(rW.results["block"].frobenius_error - math.sqrt(off / np.sum(HW ** 2))) < 1e-12
+
+
+def test_dense_quality_by_hand_on_a_two_by_two():
+    # H = [[2, 1], [1, 2]] in two 1×1 blocks: diag = block = 2I, ‖H − 2I‖_F/‖H‖_F = √2/√10,
+    # spectral 1/3, κ(P⁻¹H) = 3; g = (1, 0): H⁻¹g = (2, −1)/3, P⁻¹g = (1/2, 0).
+    H = np.array([[2.0, 1.0], [1.0, 2.0]])
+    res, info = dense_quality(H, 1, np.array([1.0, 0.0]))
+    q = res["block"]
+    assert info["null_dim"] == 0
+    assert abs(q.frobenius_error - math.sqrt(2 / 10)) < 4 * EPS
+    assert abs(q.spectral_error - 1 / 3) < 4 * EPS
+    assert abs(q.kappa - 3) < 16 * EPS
+    h, s = np.array([2, -1]) / 3, np.array([0.5, 0.0])
+    assert abs(q.newton_error - np.linalg.norm(s - h) / np.linalg.norm(h)) < 16 * EPS
+    assert abs(q.newton_decrease - (0.5 ** 2) / (s @ H @ s * (2 / 3))) < 16 * EPS
+
+
+def test_report_text_and_dict():
+    model, X, y = _linear(3, 2, 10)
+    r = preconditioner_quality(model, X, y)
+    text = str(r)
+    assert "rows of V" in text and "Frob err" in text and "null(H) dim 2" in text
+    d = r.to_dict()
+    assert set(d["results"]) == set(APPROXIMATIONS) and "definitions" in d
+    assert d["results"]["block"]["kappa_bounds"][0] == r.results["block"].kappa
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(blocks="W"), ValueError, "blocks"),
+    (dict(blocks="Z"), ValueError, "blocks"),
+    (dict(method="magic"), ValueError, "method"),
+    (dict(approximations=("kfac",)), ValueError, "approximations"),
+    (dict(approximations=()), ValueError, "approximations"),
+    (dict(n_steps=1), ValueError, "n_steps"),
+    (dict(cg_rtol=0.0), ValueError, "cg_rtol"),
+    (dict(memory_limit=0), ValueError, "memory_limit"),
+])
+def test_bad_inputs(kwargs, exc, match):
+    model, X, y = _linear(3, 2, 10)
+    kw = dict(method="lanczos")
+    kw.update(kwargs)
+    with pytest.raises(exc, match=match):
+        preconditioner_quality(model, X, y, **kw)
+
+
+def test_bad_models_and_sizes():
+    model, X, y = _linear(3, 6, 4)
+    with pytest.raises(ValueError, match="N >= p"):
+        preconditioner_quality(model, X, y, method="lanczos")
+    with pytest.raises(TypeError, match="model"):
+        preconditioner_quality(object(), X, y)
+    h = OneHiddenLayer.init(3, 6, 2, seed=0)
+    with pytest.raises(ValueError, match="dense"):
+        preconditioner_quality(h, X, y, blocks="W", method="lanczos")
+    big = LinearClassifier.init(60, 50, seed=0)
+    Xb, yb = make_classification(60, 50, 60, seed=0)
+    with pytest.raises(ValueError, match="2500"):
+        preconditioner_quality(big, Xb, yb, method="dense")
+    with pytest.raises(ValueError, match="memory_limit"):
+        preconditioner_quality(big, Xb, yb, method="lanczos", memory_limit=1000)
+    with pytest.raises(ValueError, match="block_size"):
+        dense_quality(np.eye(4), 3, np.ones(4))
+    with pytest.raises(ValueError, match="g must"):
+        dense_quality(np.eye(4), 2, np.ones(3))
+    with pytest.raises(ValueError, match="P must"):
+        SoftmaxLayerHessian(np.ones((3, 2)), np.ones((2, 3)))
