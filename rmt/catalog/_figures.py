@@ -44,7 +44,7 @@ def _symlog_ticks(lim: float, lin: float) -> tuple[list[float], list[str]]:
     pos = [lin] + [10.0 ** k for k in range(1, 7) if lin < 10.0 ** k <= lim]
     if pos[-1] < lim and lim > 3 * lin:
         pos.append(lim)
-    if len(pos) > 1 and pos[1] < 3 * lin:      # too close to ±lin to label both
+    if len(pos) > 1 and pos[1] < 5 * lin:      # too close to ±lin to label both
         pos.pop(1)
     ticks = [-p for p in pos[::-1]] + [0.0] + pos
     return ticks, [f"{t:g}".replace("-", "−") for t in ticks]
