@@ -3,7 +3,8 @@
 Every simulation writes one :class:`xarray.Dataset` whose dimensions are named after the swept
 parameters (plus ``seed`` or trial dimensions as needed) and whose attributes record how it was
 made: the seed, the backend and device, the versions of rmt, NumPy, SciPy and xarray, the git
-revision of the code (``None`` outside a git checkout), the creation time, the command line and
+revision of the code and whether the checkout had uncommitted changes (``None`` outside a git
+checkout), the BLAS library and its thread counts, the creation time, the command line and
 the parameters.
 
 Two formats, chosen by the file name:
@@ -60,6 +61,8 @@ __all__ = [
     "FORMAT_VERSION",
     "NotAResultsFileError",
     "atomic_path",
+    "compute_environment",
+    "git_dirty",
     "git_revision",
     "load",
     "package_versions",
@@ -231,6 +234,52 @@ def git_revision() -> str | None:
     return rev
 
 
+@functools.lru_cache(maxsize=1)
+def git_dirty() -> bool | None:
+    """Whether the checkout rmt is imported from has uncommitted changes to tracked files
+    (``git status --porcelain --untracked-files=no``), or ``None`` outside a git work tree.
+
+    With :func:`git_revision` it says which code made a result: a revision alone hides edits.
+    Cached for the life of the process, like :func:`git_revision`.
+    """
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return bool(out.stdout.strip())
+
+
+def compute_environment() -> dict[str, Any]:
+    """What the numbers were computed with besides package versions: the BLAS/OpenMP libraries
+    NumPy and SciPy loaded and their thread counts (``threadpoolctl``), the thread variables of
+    the environment and the CPUs this process may use. (A multithreaded BLAS rounds
+    differently from a single-threaded one, so thread counts are part of a result's
+    provenance.)"""
+    libraries: list[dict[str, Any]] = []
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415 - a core dependency
+
+        for lib in threadpool_info():
+            libraries.append({k: lib.get(k) for k in ("user_api", "internal_api", "version",
+                                                      "num_threads", "threading_layer",
+                                                      "architecture")}
+                             | {"library": os.path.basename(str(lib.get("filepath", "")))})
+    except Exception:  # noqa: BLE001 - describe what can be described, never fail a save
+        pass
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                      "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                                      "VECLIB_MAXIMUM_THREADS") if k in os.environ}
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count())
+    return {"thread_libraries": libraries, "thread_env": env, "cpus_available": cpus}
+
+
 def package_versions() -> dict[str, str | None]:
     """Versions of rmt, Python, NumPy, SciPy and xarray (``None`` for one not installed),
     and of Dask, distributed and CuPy when they are already imported."""
@@ -280,7 +329,9 @@ def provenance(*, seed: Any = None, backend: str | None = None, device: str | No
     -------
     dict
         Keys ``rmt_format``, ``rmt_format_version``, ``seed``, ``backend``, ``device``,
-        ``versions``, ``git_revision``, ``created`` (UTC, ISO 8601), ``command`` and
+        ``versions``, ``git_revision``, ``git_dirty`` (uncommitted changes to tracked files;
+        None outside git), ``compute`` (:func:`compute_environment`: BLAS library and threads),
+        ``created`` (UTC, ISO 8601), ``command`` and
         ``parameters``.
     """
     from rmt.backend import device_name, resolve_backend, xp_for  # noqa: PLC0415
@@ -302,6 +353,8 @@ def provenance(*, seed: Any = None, backend: str | None = None, device: str | No
         "device": str(device),
         "versions": package_versions(),
         "git_revision": git_revision(),
+        "git_dirty": git_dirty(),
+        "compute": compute_environment(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": str(command),
         "parameters": None if parameters is None else dict(parameters),

@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "check_int",
+    "check_index",
     "check_real",
     "check_choice",
     "check_probability",
@@ -24,6 +25,7 @@ __all__ = [
     "check_matrix",
     "check_list",
     "check_writable",
+    "check_memory",
     "arg_type",
     "int_arg",
     "real_arg",
@@ -57,6 +59,18 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be an integer{rng}, got {value}")
     return value
+
+
+def check_index(name: str, value: Any, n: int) -> int:
+    """An index into ``n`` items: an integer (Python, NumPy or a 0-d integer array) in
+    ``[0, n - 1]``. Unlike :func:`check_int`, a float such as ``1.0`` is refused: an index
+    that arrives as a float is almost always a computed value gone wrong."""
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if (isinstance(value, (bool, np.bool_, float, complex, np.floating, np.complexfloating))
+            or kind in ("b", "f", "c")):
+        raise ValueError(f"{name} must be an integer in [0, {n - 1}], got {value!r} "
+                         f"({type(value).__name__})")
+    return check_int(name, value, 0, n - 1)
 
 
 def check_real(name: str, value: Any, minimum: float | None = None, maximum: float | None = None,
@@ -104,8 +118,11 @@ def check_matrix(name: str, a: Any, xp: Any = np, *, rows: int | None = None,
                  cols: int | None = None) -> Any:
     """Check that ``a`` is a finite 2-D floating array with the given shape (None: any)."""
     ndim = getattr(a, "ndim", None)
+    if ndim is None:
+        raise ValueError(f"{name} must be a 2-D array, got {type(a).__name__} (convert it with "
+                         "numpy.asarray)")
     if ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {getattr(a, 'shape', None)}")
+        raise ValueError(f"{name} must be a 2-D array, got shape {a.shape}")
     r, c = a.shape
     if (rows is not None and r != rows) or (cols is not None and c != cols):
         want = f"({'any' if rows is None else rows}, {'any' if cols is None else cols})"
@@ -236,3 +253,45 @@ def check_writable(name: str, path: Any) -> Path:
         reason = exc.strerror or str(exc)
         raise ValueError(f"{name} {str(path)!r} cannot be written ({reason} in {folder})") from None
     return target
+
+
+def check_memory(what: str, parts: Iterable[tuple[str, float]], backend: str = "numpy",
+                 advice: str = "") -> float:
+    """Check, before allocating, that the arrays of a computation fit the free memory.
+
+    Parameters
+    ----------
+    what : str
+        The sizes being checked, as the user gave them (``"--dim 4000 --n-samples 8000"``).
+    parts : iterable of (description, bytes)
+        What has to be held at once, e.g. ``("X: N × d", 8 * N * d)``.
+    backend : {"numpy", "cupy"}
+        Whose memory: the host's or the GPU's (:func:`rmt.backend.free_memory_bytes`).
+    advice : str
+        How to make it fit (a smaller size, ``--dtype float32``, another backend).
+
+    Returns
+    -------
+    float
+        The estimate in bytes.
+
+    Raises
+    ------
+    ValueError
+        One line: the estimate, its largest parts, the free memory and ``advice``.
+    """
+    from rmt import backend as bk  # noqa: PLC0415 - keep this module free of array imports
+
+    parts = [(str(w), float(b)) for w, b in parts]
+    need = sum(b for _, b in parts)
+    if bk.resolve_backend(backend) == "cupy":
+        free, where = float(bk.free_memory_bytes(bk.xp_for("cupy"))), "GPU"
+    else:
+        free, where = float(bk.free_memory_bytes(np)), "host"
+    if need <= free:
+        return need
+    gib = float(1 << 30)
+    big = ", ".join(f"{w} {b / gib:.3g} GiB" for w, b in sorted(parts, key=lambda t: -t[1])[:3])
+    raise ValueError(f"{what} need ≈ {need / gib:.3g} GiB ({big}) but {free / gib:.3g} GiB of "
+                     f"{where} memory are free (about {need / free:.2g}× too much)"
+                     + (f"; {advice}" if advice else ""))

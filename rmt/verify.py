@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import backend as bk
 from .claims import (SCALES, ClaimResult, Estimate, ExactWithin, Verdict, planted_runs, registry,
                      run_claim)
-from .results import git_revision, write_bytes_atomic
+from .results import compute_environment, git_dirty, git_revision, write_bytes_atomic
+from .stats import jsonable
 from .validation import check_choice
 
 __all__ = ["verify", "skipped_claims", "write_report", "redraw_figures", "format_table", "format_planted",
@@ -36,7 +37,8 @@ __all__ = ["verify", "skipped_claims", "write_report", "redraw_figures", "format
 
 
 def environment(backend: str) -> dict[str, Any]:
-    """Versions, backend, device and git revision, for the results file."""
+    """Versions, backend, device, git revision and dirty state, BLAS library and threads, for
+    the results file."""
     import matplotlib
     import numpy
     import scipy
@@ -48,6 +50,7 @@ def environment(backend: str) -> dict[str, Any]:
            "scipy": scipy.__version__, "sympy": sympy.__version__,
            "matplotlib": matplotlib.__version__, "backend": backend,
            "device": bk.device_name(bk.xp_for(backend)), "git_revision": git_revision(),
+           "git_dirty": git_dirty(), "compute": compute_environment(),
            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if backend == "cupy":
         env["cupy"] = bk.get_cupy().__version__
@@ -248,7 +251,9 @@ def write_report(results: Sequence[ClaimResult], out_dir: str | os.PathLike, *,
         doc["planted"] = list(planted)
     doc["skipped"] = dict(skipped or {})
     json_path = out / "results.json"
-    write_bytes_atomic(json_path, json.dumps(doc, indent=2, default=str).encode())
+    # Strict JSON (no NaN/Infinity tokens): non-finite numbers are written as null.
+    write_bytes_atomic(json_path, json.dumps(jsonable(doc), indent=2, allow_nan=False,
+                                             default=str).encode())
     md = _markdown(doc, figs, out)
     md_path = out / "report.md"
     write_bytes_atomic(md_path, md.encode())
@@ -262,7 +267,8 @@ def _markdown(doc: Mapping[str, Any], figs: Mapping[str, list[str]], out: Path) 
         "# rmt verification report", "",
         f"{summary_line(rows)}. Scale `{rows[0]['scale'] if rows else '-'}`, "
         f"seed {doc['seed']}, backend `{env['backend']}` on {env['device']}; rmt {env['rmt']} "
-        f"(git {env['git_revision'] or 'unknown'}), NumPy {env['numpy']}, SciPy {env['scipy']}, "
+        f"(git {env['git_revision'] or 'unknown'}"
+        f"{' with uncommitted changes' if env.get('git_dirty') else ''}), NumPy {env['numpy']}, SciPy {env['scipy']}, "
         f"SymPy {env['sympy']}; {env['time_utc']}.", "",
         "A claim holds only when its prediction is consistent with the estimate and every rival "
         "(a nearest wrong answer) is rejected at the claim's level. Each estimate is given ± the "
@@ -309,22 +315,48 @@ def _markdown(doc: Mapping[str, Any], figs: Mapping[str, list[str]], out: Path) 
 
 
 def redraw_figures(results_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[str]:
-    """Redraw every claim's figure from a stored ``results.json`` (no recomputation)."""
+    """Redraw every claim's figure from a stored ``results.json`` (no recomputation).
+
+    A claim whose stored numbers cannot draw its figure (an edited or truncated file) is
+    skipped with a warning naming it and the reason; the other figures are still drawn.
+    Raises ValueError when no figure could be drawn at all, naming each failure.
+    """
+    import warnings
+
     path = Path(results_path)
     if path.is_dir():
         path = path / "results.json"
+    what = ("rmt figures reads the results.json written by rmt verify (a simulation's "
+            "results file is redrawn by its own command with --redraw, e.g. "
+            "python -m simulations.block_ratio --redraw --out FILE)")
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"from: no results file at {str(path)!r}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"from: {str(path)!r} is not a valid results file ({exc})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"from: {str(path)!r} is not a text (JSON) file; {what}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"from: {str(path)!r} is not valid JSON ({exc}); {what}") from None
     if not isinstance(doc, dict) or doc.get("rmt_results") != "verify":
-        raise ValueError(f"from: {str(path)!r} is not an rmt verify results file")
+        raise ValueError(f"from: {str(path)!r} is not an rmt verify results file; {what}")
     reg = registry()
     written: list[str] = []
-    for row in doc["claims"]:
-        claim = reg.get(row["id"])
-        if claim is not None and claim.figure is not None:
+    failed: list[str] = []
+    for row in doc.get("claims", []):
+        claim = reg.get(row.get("id")) if isinstance(row, dict) else None
+        if claim is None or claim.figure is None:
+            continue
+        try:
             written += _draw(row, claim.figure, Path(out_dir))
+        except Exception as exc:  # noqa: BLE001 - a damaged row must not cost the others
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+            failed.append(f"{row['id']} ({type(exc).__name__}: {exc})")
+            warnings.warn(f"figure of claim {row['id']} not drawn: its stored numbers are "
+                          f"incomplete ({type(exc).__name__}: {exc})", UserWarning,
+                          stacklevel=2)
+    if failed and not written:
+        raise ValueError(f"from: no figure could be drawn from {str(path)!r}: "
+                         + "; ".join(failed))
     return written

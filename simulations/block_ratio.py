@@ -16,7 +16,10 @@ calibration cell gives this machine's effective rate, and the cost model
 (:func:`rmt.sweep.budget.block_ratio_flops`, O(N²(d + C)) per cell) the estimated seconds per C
 printed before the run; ``--budget`` only warns. Cells are kept in ``OUT.cells/`` (:mod:`rmt.sweep`:
 resumable, ``--scheduler``); the summary goes into ``OUT`` (netCDF) and the figures ``OUT`` +
-``.pdf``/``.png`` (and ``_grid``) are drawn from that file alone.
+``.pdf``/``.png`` (and ``_grid``) are drawn from that file alone
+(:mod:`simulations.block_ratio_figures`). With ``--model hidden`` the results file also holds the
+CE W-block prediction at the run's σ (``--prediction-features``; see
+:func:`rmt.experiments.block_ratio.add_finite_sigma_prediction`).
 """
 
 from __future__ import annotations
@@ -26,25 +29,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rmt import backend as bk
-from rmt.cli import ArgumentParser, run_command
+from rmt.cli import ArgumentParser, hessian_memory, run_command
 from rmt.experiments.block_ratio import (
+    FINITE_SIGMA_FEATURES,
     LAYOUT,
+    add_finite_sigma_prediction,
     assemble_hidden,
     assemble_linear,
     c_grid,
     cell_hidden,
     cell_linear,
     estimate_lines,
-    fit_key,
     scale_check,
     summary_lines,
 )
 from rmt.predictions import MAX_SIGMA
 from rmt.sweep import Grid, add_sweep_arguments, budget, run_from_args
-from rmt.validation import check_writable, int_arg, real_arg
+from rmt.validation import check_memory, check_writable, int_arg, real_arg
+from simulations.block_ratio_figures import make_figure
 
 PROG = "python -m simulations.block_ratio"
 OUT = {"linear": "results/block_ratio.nc", "hidden": "results/block_ratio_hidden.nc"}
@@ -72,6 +75,10 @@ def build_parser() -> ArgumentParser:
                    help="hidden units m (--model hidden; default 8)")
     p.add_argument("--loss", choices=("ce", "mse"), nargs="+", default=None,
                    help="losses (--model hidden; default ce mse)")
+    p.add_argument("--prediction-features", type=int_arg(0), default=FINITE_SIGMA_FEATURES,
+                   help="--model hidden: Monte Carlo draws for the CE W-block prediction at "
+                        f"the run's sigma (rmt.hidden_prediction; about 1 s per C; 0: skip, "
+                        f"else >= 1024; default {FINITE_SIGMA_FEATURES})")
     p.add_argument("--seeds", type=int_arg(2), default=4, help="seeds per grid point (default 4)")
     p.add_argument("--pairs", type=int_arg(0), default=256,
                    help="sampled pairs for the per-block mean of ratios (0: skip; default 256)")
@@ -101,6 +108,9 @@ def build_parser() -> ArgumentParser:
 def resolve(args: Any) -> Any:
     """Fill the per-model defaults in place (a run is fixed by its arguments); return ``args``."""
     hidden = args.model == "hidden"
+    if 0 < args.prediction_features < 1024:
+        raise ValueError("--prediction-features must be 0 (skip) or an integer >= 1024, got "
+                         f"{args.prediction_features}")
     args.sigma = sorted(set(args.sigma or ([1.0] if hidden else [0.5, 1.0, 2.0])))
     args.gamma = sorted(set(args.gamma or ([0.5] if hidden else [0.5, 2.0])))
     args.dim = args.dim or (100 if hidden else 200)
@@ -121,117 +131,6 @@ def make_grid(args: Any) -> Grid:
     return Grid(params, n_seeds=args.seeds, seed=args.seed, fixed=fixed)
 
 
-# --------------------------------------------------------------------------------------------
-# figures
-
-
-def _ci_ok(m: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
-    lo = np.where(np.isfinite(lo) & (lo > 0), np.minimum(lo, m), m)
-    hi = np.where(np.isfinite(hi), np.maximum(hi, m), m)
-    return lo, hi
-
-
-def make_figure(ds: Any, stem: str | Path) -> tuple[Path, ...]:
-    """Figures from a summarised results file: the headline panels and the (σ, γ) grid."""
-    if ds.attrs.get("layout") == LAYOUT["hidden"]:
-        return _figure_hidden(ds, stem)
-    from rmt import figures  # noqa: PLC0415
-
-    stem = Path(stem)
-    Cs = np.asarray(ds["C"].values, dtype=float)
-    sig = [float(s) for s in ds["sigma"].values]
-    gam = [float(g) for g in ds["gamma"].values]
-    a = sig.index(1.0) if 1.0 in sig else 0
-    b = gam.index(0.5) if 0.5 in gam else 0
-    fits = ds.attrs["fits"]
-    d = ds.attrs["dim"]
-    written: list[Path] = []
-    cc = np.asarray(ds["curve_C"].values, dtype=float)
-
-    def panel(ax, a: int, b: int, kind: str, rescale: bool, legend: bool = True):
-        s, g = sig[a], gam[b]
-        f = fits[fit_key(sigma=s, gamma=g)]
-        kap = float(ds["kappa_finite_d"].values[a, b])
-        curve = np.asarray(ds["curve_c_per_block"].values[a, b])
-        if kind == "per-block":
-            m = ds["c_rms_per_block_mean"].values[:, a, b] / Cs
-            lo, hi = (ds[f"c_rms_per_block_{k}"].values[:, a, b] / Cs
-                      for k in ("ci_low", "ci_high"))
-            pred = curve / cc
-            fit = f.get("per_block_rms")
-        else:
-            m = ds["aggregate_mean"].values[:, a, b]
-            lo, hi = (ds[f"aggregate_{k}"].values[:, a, b] for k in ("ci_low", "ci_high"))
-            pred = curve * np.sqrt(cc - 1) / cc
-            fit = f.get("aggregate")
-        lo, hi = _ci_ok(m, lo, hi)
-        slope = (fit["slope"], fit["ci"][0], fit["ci"][1]) if fit else None
-        # limit: C·R_pb and √C·R_agg both tend to κ(d, N) (finite_c_ratio.aggregate)
-        figures.ratio_vs_c(ax, Cs, m, lo, hi, cc, pred, kap, kind=kind,
-                           fitted_slope=None if rescale else slope, rescale=rescale,
-                           label="measured (RMS)", prediction_label="finite-C prediction",
-                           limit_label=r"$C\to\infty$ at this $d, N$", legend=legend)
-        if rescale and kind == "per-block":
-            mm = ds["c_mean_per_block_mean"].values[:, a, b]
-            ok = np.isfinite(mm)
-            if ok.any():
-                ax.plot(Cs[ok], mm[ok], "s", ms=3, mfc="none", color=figures.OKABE_ITO["orange"],
-                        label="mean of ratios", zorder=2)
-                if legend:
-                    ax.legend(loc="best", fontsize=6.5, frameon=False)
-        ax.set_title(rf"$\sigma={s:g}$, $\gamma={g:g}$, $d={d}$", fontsize=8)
-        return ax
-
-    fig, axes = figures.figure("double", nrows=2, ncols=2, aspect=0.72)
-    panel(axes[0, 0], a, b, "per-block", False)
-    panel(axes[0, 1], a, b, "aggregate", False)
-    panel(axes[1, 0], a, b, "per-block", True)
-    panel(axes[1, 1], a, b, "aggregate", True)
-    written += list(figures.save(fig, stem))
-    if len(sig) * len(gam) > 1:
-        fig, axes = figures.figure("double", nrows=len(gam), ncols=len(sig), squeeze=False,
-                                   aspect=0.32 * len(gam) + 0.05)
-        for bb in range(len(gam)):
-            for aa in range(len(sig)):
-                panel(axes[bb, aa], aa, bb, "per-block", True, legend=(aa == 0 and bb == 0))
-        written += list(figures.save(fig, stem.with_name(stem.name + "_grid")))
-    return tuple(written)
-
-
-def _figure_hidden(ds: Any, stem: str | Path) -> tuple[Path, ...]:
-    from rmt import figures  # noqa: PLC0415
-
-    stem = Path(stem)
-    Cs = np.asarray(ds["C"].values, dtype=float)
-    fits = ds.attrs["fits"]
-    s, g = float(ds["sigma"].values[0]), float(ds["gamma"].values[0])
-    losses = [str(x) for x in ds["loss"].values]
-    panels = [(blk, loss) for blk in ("w", "v") for loss in losses]
-    ncols = len(losses)
-    fig, axes = figures.figure("double", nrows=2, ncols=ncols, squeeze=False,
-                               aspect=0.72 if ncols == 2 else 1.1)
-    for ax, (blk, loss) in zip(axes.ravel(), panels):
-        sub = ds.sel(sigma=s, gamma=g, loss=loss)
-        m = np.asarray(sub[f"{blk}_rms_per_block_mean"].values, dtype=float)
-        name = "W" if blk == "w" else "V"
-        title = f"{name}-blocks, {loss.upper()}"
-        if not np.any(m > 0):
-            ax.text(0.5, 0.5, f"{title}:\nexactly 0 for every C\n(A = I: block-diagonal)",
-                    ha="center", va="center", transform=ax.transAxes, fontsize=8)
-            ax.set_axis_off()
-            continue
-        lo, hi = _ci_ok(m, sub[f"{blk}_rms_per_block_ci_low"].values,
-                        sub[f"{blk}_rms_per_block_ci_high"].values)
-        pred = np.asarray(ds.sel(gamma=g, loss=loss)[f"prediction_{blk}_per_block"].values)
-        f = fits.get(fit_key(sigma=s, gamma=g, loss=loss), {}).get(blk)
-        slope = (f["slope"], f["ci"][0], f["ci"][1]) if f and "slope" in f else None
-        figures.ratio_vs_c(ax, Cs, m, lo, hi, Cs, pred, None, kind="per-block",
-                           fitted_slope=slope, label="measured (RMS)",
-                           prediction_label="p = 1/C theory" if blk == "w" else "1/(C−1)")
-        ax.set_title(title + rf", $\sigma={s:g}$, $m={ds.attrs['hidden']}$", fontsize=8)
-    return figures.save(fig, stem)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     return run_command(build_parser(), argv, _main)
 
@@ -240,6 +139,9 @@ def _main(args: Any) -> int:
     from rmt import results  # noqa: PLC0415
 
     if args.scale_check:
+        check_memory(f"--N {args.N} --d {args.d} --C {args.C[0] if args.C else 16000}",
+                     hessian_memory(args.N, args.d, args.C[0] if args.C else 16000, args.dtype),
+                     args.backend, "lower --N, --d or --C")
         for line in scale_check(args.N, args.d, args.C[0] if args.C else 16000, seed=args.seed,
                                 backend=args.backend, dtype=args.dtype,
                                 memory_limit=args.memory_limit):
@@ -252,6 +154,12 @@ def _main(args: Any) -> int:
             raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
     else:
         check_writable("--out", args.out)
+        n_max = max(round(args.dim / g) for g in args.gamma)
+        check_memory(f"--dim {args.dim} with N = d/γ up to {n_max} and C up to {max(args.C)}",
+                     hessian_memory(n_max, args.dim, max(args.C), args.dtype,
+                                    args.hidden if args.model == "hidden" else None),
+                     args.backend, "lower --dim, --c-max (or --C), or raise --gamma"
+                     + (", or use --dtype float32" if args.dtype == "float64" else ""))
         results._import_xarray()  # the extra's name now, not after the calibration
         grid = make_grid(args)
         lines, estimate = estimate_lines(args.model, grid, args.budget)
@@ -261,6 +169,11 @@ def _main(args: Any) -> int:
         wall, raw = budget.time_call(lambda: run_from_args(cell, grid, args,
                                                            backend=args.backend))
         ds = (assemble_linear if args.model == "linear" else assemble_hidden)(raw, args.fit_min_c)
+        if args.model == "hidden" and args.prediction_features:
+            if not args.quiet:
+                print(f"  finite-sigma CE W-block prediction at {len(args.C)} values of C "
+                      "(rmt.hidden_prediction, about 1 s each)")
+            add_finite_sigma_prediction(ds, args.prediction_features)
         ds.attrs.update({"wall_seconds_sweep": wall, "estimated_seconds": estimate})
         results.save(ds, args.out)
         ds = results.open(args.out)

@@ -34,11 +34,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rmt import backend as bk
 from rmt.cli import ArgumentParser, run_command
-from rmt.experiments.block_spectra import BLOCKS, COUPLINGS, LAYOUT, assemble, cell, summary_lines
+from rmt.experiments.block_spectra import BLOCKS, CI_LEVEL, LAYOUT, assemble, cell, summary_lines
 from rmt.sweep import Grid, add_sweep_arguments, run_from_args
-from rmt.validation import check_writable, int_arg, real_arg
+from rmt.validation import check_memory, check_writable, int_arg, real_arg
 
 PROG = "python -m simulations.block_spectra"
 MAX_FIGURE_ROWS = 12
@@ -83,46 +85,97 @@ def make_grid(args: Any) -> Grid:
                        "backend": args.backend, "dtype": args.dtype})
 
 
+def cell_memory(args: Any) -> list[tuple[str, float]]:
+    """What one cell holds at once (per worker): the four d × d blocks, the eigensolver's
+    float64 copies and workspace, and the data ``X``, ``X̃`` with the weights."""
+    isz = 4 if args.dtype == "float32" else 8
+    d, N = float(args.dim), float(args.n_samples)
+    return [("four d × d blocks", 4 * d * d * isz),
+            ("eigensolver copies and workspace", 6 * d * d * 8),
+            ("X, X̃ and weights: 2 × N × d", (2 * N * d + 4 * N) * isz)]
+
+
 # --------------------------------------------------------------------------------------------
 # figure (from the results Dataset alone)
 
 
+#: The x-range of a panel ends at this quantile of the block's law (heavy-tailed weights leave
+#: most of the support nearly empty).
+X_QUANTILE = 0.995
+_TITLES = {"diag": "diagonal block", "offdiag": "off-diagonal block"}
+
+
+def _law_bins(x: np.ndarray, pdf: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The law's mean density over each histogram bin (what a histogram estimates, also in
+    the bins that straddle a support edge) and its CDF on ``x`` (trapezoid rule)."""
+    from scipy.integrate import cumulative_trapezoid  # noqa: PLC0415
+
+    cdf = cumulative_trapezoid(pdf, x, initial=0.0)
+    return np.diff(np.interp(edges, x, cdf)) / np.diff(edges), cdf
+
+
 def make_figure(ds: Any, stem: str | Path) -> tuple[Path, ...]:
-    """One row per (C, σ) (at most :data:`MAX_FIGURE_ROWS`), one panel per block: the mean
-    density over seeds ± its 95% interval for dependent and independent weights, and the law's
-    density. Uses the results Dataset only."""
+    """Per (C, σ) (at most :data:`MAX_FIGURE_ROWS`) two rows, one column per block: the mean
+    density of the dependent-weight spectrum over seeds with its 95% band against the law's
+    bin-averaged density, and below it the paired difference dependent − independent per bin
+    with its 95% Student-t band. Uses the results Dataset only."""
     from rmt import figures  # noqa: PLC0415 - matplotlib only when a figure is wanted
+    from rmt.stats import critical_value, mean_estimate  # noqa: PLC0415
 
     combos = [(C, s) for C in ds["n_classes"].values for s in ds["sigma"].values]
     combos = combos[:MAX_FIGURE_ROWS]
-    nrows = len(combos)
-    fig, axes = figures.figure("double", height=min(20.0, 0.4 + 2.45 * nrows), nrows=nrows,
-                               ncols=len(BLOCKS), squeeze=False)
-    colours = {"dependent": figures.OKABE_ITO["blue"], "independent": figures.OKABE_ITO["orange"]}
-    for row, (C, s) in zip(axes, combos):
+    n = int(ds.sizes["seed"])
+    fig, axes = figures.figure("double", height=min(20.0, 0.6 + 3.3 * len(combos)),
+                               nrows=2 * len(combos), ncols=len(BLOCKS), squeeze=False)
+    axes[0, 0].get_gridspec().set_height_ratios([2.2, 1.0] * len(combos))
+    blue, black = figures.OKABE_ITO["blue"], figures.OKABE_ITO["black"]
+    t = critical_value(CI_LEVEL, n - 1)
+    for k, (C, s) in enumerate(combos):
         r = ds.sel(n_classes=C, sigma=s)
-        for ax, (b, (_, _, _, label)) in zip(row, BLOCKS.items()):
+        for col, (b, (_, _, _, label)) in enumerate(BLOCKS.items()):
+            top, bot = axes[2 * k, col], axes[2 * k + 1, col]
             rb = r.sel(block=b)
             e = rb["edges"].values
-            for c in COUPLINGS:
-                x = rb.sel(coupling=c)
-                ax.stairs(x["density_mean"].values, e, color=colours[c], lw=1.0,
-                          label=f"{c} weights", ls="-" if c == "dependent" else "--")
-                ax.fill_between(e[:-1], x["density_ci_low"].values, x["density_ci_high"].values,
-                                step="post", color=colours[c], alpha=0.25, lw=0)
-            ax.plot(rb["law_x"].values, rb["law_pdf"].values, color=figures.OKABE_ITO["black"],
-                    lw=0.9, label="weighted MP law")
-            ax.set_xlabel(f"eigenvalue $\\lambda$ of {label}")
-            ax.set_ylabel("density")
-            ax.set_ylim(bottom=0)
-            ks = float(rb["ks_law_mean"].sel(coupling="dependent"))
-            ax.set_title(f"$C={int(C)}$, $\\sigma={float(s):g}$: KS(dependent, law) = {ks:.3f}",
-                         fontsize="small")
-            if ax is axes[0][0]:  # one legend: the same three lines everywhere
-                ax.legend(frameon=False, fontsize="small")
-    fig.suptitle(f"$d={ds.attrs['dim']}$, $N={ds.attrs['n_samples']}$, "
-                 f"{ds.sizes['seed']} trials per panel (bands: 95% CI of the mean)",
-                 fontsize="small")
+            dep = rb.sel(coupling="dependent")
+            law, cdf = _law_bins(rb["law_x"].values, rb["law_pdf"].values, e)
+            top.stairs(dep["density_mean"].values, e, color=blue, lw=1.0,
+                       label="dependent weights (mean)")
+            top.fill_between(e[:-1], dep["density_ci_low"].values, dep["density_ci_high"].values,
+                             step="post", color=blue, alpha=0.3, lw=0, label="its 95% CI")
+            top.stairs(law, e, color=black, lw=0.9, ls="--", label="law, mean over each bin")
+            diff = (dep["density"] - rb.sel(coupling="independent")["density"]).values
+            est = mean_estimate(diff, axis=list(dep["density"].dims).index("seed"))
+            m, half = np.asarray(est.value), t * np.asarray(est.stderr)
+            bot.stairs(m, e, color=blue, lw=1.0)
+            bot.fill_between(e[:-1], m - half, m + half, step="post", color=blue, alpha=0.3,
+                             lw=0)
+            bot.axhline(0.0, color=black, lw=0.6)
+            x_hi = float(np.interp(X_QUANTILE, cdf / cdf[-1], rb["law_x"].values))
+            for ax in (top, bot):
+                ax.set_xlim(e[0], min(e[-1], 1.05 * x_hi))
+            ks = float(dep["ks_law_mean"])
+            kdi = float(rb["ks_dep_vs_ind_mean"])
+            top.set_title(f"{_TITLES[b]} {label}, $C={int(C)}$, $\\sigma={float(s):g}$\n"
+                          f"KS to law {ks:.3f}; dependent vs independent {kdi:.3f}", fontsize=7.5)
+            top.set_ylabel("density")
+            top.set_ylim(bottom=0)
+            bot.set_ylabel("dep. − ind.", fontsize=7)
+            bot.set_xlabel(f"eigenvalue $\\lambda$ of {label}")
+            if k == 0 and col == 0:
+                with figures.style():
+                    top.legend(frameon=False, fontsize=6.5)
+    fig.suptitle(f"Linear CE model at init, $d={ds.attrs['dim']}$, "
+                 f"$N={ds.attrs['n_samples']}$", fontsize=8)
+    figures.caption(fig, f"Upper panels: eigenvalue density of the block with dependent "
+                    f"weights, histogram mean over {n} seeds (data, V redrawn per seed) with its "
+                    f"{CI_LEVEL:.0%} Student-t band ({n - 1} dof), against the weighted "
+                    "Marchenko–Pastur law averaged over the same bins (so bins that straddle "
+                    "the support edge are compared like with like). Lower panels: the paired "
+                    "difference dependent − independent weights per bin (same seeds), mean "
+                    f"with its {CI_LEVEL:.0%} band; 0 is the line the two would share. KS: "
+                    "mean over seeds of the Kolmogorov–Smirnov distance to the law, and "
+                    f"between the two spectra. x-range up to the law's {X_QUANTILE:.1%} "
+                    "quantile.")
     return figures.save(fig, stem, ("pdf", "png"))
 
 
@@ -150,6 +203,9 @@ def _main(args: Any) -> int:
             raise ValueError(f"{str(args.out)!r} is not a results file of {PROG}")
     else:
         check_writable("--out", args.out)
+        check_memory(f"--dim {args.dim} --n-samples {args.n_samples}", cell_memory(args),
+                     args.backend, "lower --dim (the blocks are d × d) or --n-samples"
+                     + (", or use --dtype float32" if args.dtype == "float64" else ""))
         raw = run_from_args(cell, make_grid(args), args, backend=args.backend)
         results.save(assemble(raw), args.out)
         ds = results.open(args.out)  # the summary and figure come from the file alone

@@ -16,7 +16,10 @@ log colour scale, with the block boundaries drawn (up to 64 blocks per side).
   (``proofs.hidden_coupling``).
 
 Each panel's title gives the per-block RMS ratio ``R_pb = (mean_{i≠j}‖H_ij‖²/mean_i‖H_ii‖²)^{1/2}``
-of the blocks shown, computed from the same matrix. Writes ``OUT.pdf`` and ``OUT.png``.
+over all blocks of the matrix (Frobenius norms). Each panel is normalised by its own largest
+entry. A matrix with more than :data:`MAX_SHOWN` rows is shown by its leading blocks (the title
+says how many), so that every entry keeps its pixels and the block boundaries stay drawn.
+Writes ``OUT.pdf`` and ``OUT.png``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from rmt.validation import check_writable, int_arg, real_arg
 PROG = "python -m simulations.heatmap"
 #: Colours span this many decades below the largest entry.
 DECADES = 5
+#: Most rows (and columns) drawn per panel: a third of a double-column figure is ~650 px wide
+#: at 300 dpi, so each entry keeps ~4 px; larger matrices show their leading blocks.
+MAX_SHOWN = 160
 
 
 def build_parser() -> ArgumentParser:
@@ -67,7 +73,8 @@ def _rms_ratio(H: np.ndarray, n_blocks: int) -> float:
 
 
 def matrices(args: Any) -> list[dict[str, Any]]:
-    """The matrices to draw: one dict per panel (``H``, ``n_blocks``, ``title``, ``row``)."""
+    """The matrices to draw: one dict per panel (``H``, ``n_blocks``, ``C``, ``R_pb``,
+    ``label``, ``row``)."""
     from rmt.hessian import hessian  # noqa: PLC0415
     from rmt.models import LinearClassifier, OneHiddenLayer  # noqa: PLC0415
 
@@ -78,8 +85,9 @@ def matrices(args: Any) -> list[dict[str, Any]]:
         X = bk.standard_normal((args.n_samples, args.dim), sx)
         model = LinearClassifier.init(C, args.dim, args.sigma, seed=sv)
         H = np.asarray(hessian(model, X))
-        out.append({"H": H, "n_blocks": C, "row": 0,
-                    "title": rf"linear, $C={C}$: $R_{{pb}}={_rms_ratio(H, C):.3g}$"})
+        r = _rms_ratio(H, C)
+        out.append({"H": H, "n_blocks": C, "row": 0, "C": C, "R_pb": r,
+                    "label": f"linear, C={C}: R_pb={r:.3g}"})
     if args.hidden:
         m, d = args.hidden, args.hidden_dim
         for k, C in enumerate(args.C):
@@ -90,8 +98,9 @@ def matrices(args: Any) -> list[dict[str, Any]]:
             H = np.asarray(hessian(model, X, y))
             nv = C * m
             Hw = H[nv:, nv:]
-            out.append({"H": Hw, "n_blocks": m, "row": 1,
-                        "title": rf"hidden W–W, $C={C}$: $R_{{pb}}={_rms_ratio(Hw, m):.3g}$"})
+            r = _rms_ratio(Hw, m)
+            out.append({"H": Hw, "n_blocks": m, "row": 1, "C": C, "R_pb": r,
+                        "label": f"hidden W–W, C={C}: R_pb={r:.3g}"})
     return out
 
 
@@ -103,24 +112,41 @@ def make_figure(panels: list[dict[str, Any]], n_cols: int, stem: Path, args: Any
     fig, axes = figures.figure("double", nrows=n_rows, ncols=n_cols, squeeze=False,
                                aspect=0.36 * n_rows)
     lo = 10.0 ** -DECADES
+    shown_some = False
     for row in range(n_rows):
         mappable = None
         for col, p in enumerate([q for q in panels if q["row"] == row]):
             ax = axes[row, col]
             A = np.abs(p["H"]) / np.abs(p["H"]).max()
-            figures.block_heatmap(ax, A, p["n_blocks"], what="entries", vmin=lo, vmax=1.0,
+            nb, b = p["n_blocks"], A.shape[0] // p["n_blocks"]
+            k = min(nb, max(1, MAX_SHOWN // b))       # leading k × k blocks
+            figures.block_heatmap(ax, A[:k * b, :k * b], k, what="entries", vmin=lo, vmax=1.0,
                                   cbar=False)
-            ax.set_title(p["title"], fontsize=7.5)
-            ax.set_xlabel("block column $j$" + (" (class)" if row == 0 else " (hidden unit)"),
-                          fontsize=7)
-            ax.set_ylabel("block row $i$" + (" (class)" if row == 0 else " (hidden unit)"),
-                          fontsize=7)
+            shown_some |= k < nb
+            what = (rf"linear $z = Vx$, $d={args.dim}$" if row == 0
+                    else rf"hidden W–W, $m={args.hidden}$, $d={args.hidden_dim}$")
+            first = "" if k == nb else rf", first ${k}\times{k}$ of ${nb}\times{nb}$ blocks"
+            ax.set_title(what + rf", $C={p['C']}$" + "\n"
+                         + rf"$R_{{pb}}={p['R_pb']:.3g}$" + first,
+                         fontsize=7)
+            unit = " (class)" if row == 0 else " (hidden unit)"
+            ax.set_xlabel("block column $j$" + unit, fontsize=7)
+            ax.set_ylabel("block row $i$" + unit, fontsize=7)
             mappable = ax.images[0]
-        figures.colorbar(axes[row, -1], mappable, label=r"$|H_{kl}|\,/\,\max|H|$",
+        figures.colorbar(axes[row, -1], mappable, label=r"$|H_{kl}|\,/\,\max_{\rm panel}|H|$",
                          extend="min")
-    fig.suptitle(rf"CE Hessian at init, $\sigma={args.sigma:g}$, $N={args.n_samples}$; "
-                 rf"linear $d={args.dim}$, hidden $m={args.hidden}$, $d={args.hidden_dim}$",
-                 fontsize=8)
+    fig.suptitle(rf"CE Hessian at init, $\sigma={args.sigma:g}$, $N={args.n_samples}$, "
+                 f"seed {args.seed}", fontsize=8)
+    figures.caption(fig, "Entries |H_kl| of one closed-form Hessian per panel (one random "
+                    "initialisation and data set, no error bars), each divided by the largest "
+                    f"|H_kl| of its own panel, on a log scale over {DECADES} decades (smaller "
+                    "entries, exact zeros included, take the lowest colour). White lines: block "
+                    "boundaries (top: rows of V, one per class, d × d each; bottom: rows of W, "
+                    "one per hidden unit). R_pb: per-block RMS ratio of Frobenius norms, "
+                    "(mean ‖H_ij‖²_F over i ≠ j / mean ‖H_ii‖²_F)^½, over all blocks of the "
+                    "panel's matrix"
+                    + (f"; matrices over {MAX_SHOWN} rows are shown by their leading blocks "
+                       "(R_pb still over all of them)." if shown_some else "."))
     return figures.save(fig, stem)
 
 
@@ -131,10 +157,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: Any) -> int:
     for suffix in (".pdf", ".png"):
         check_writable("--out", args.out.with_suffix(suffix))
+    from rmt.hessian import MAX_DENSE_PARAMS  # noqa: PLC0415
+
+    # Each panel is a dense Hessian of P parameters (P² entries): refuse before drawing any.
+    big = max(args.C) * args.dim
+    if args.hidden:
+        big = max(big, max(args.C) * args.hidden + args.hidden * args.hidden_dim)
+    if big > MAX_DENSE_PARAMS:
+        raise ValueError(f"--C {max(args.C)} with --dim {args.dim} (and --hidden {args.hidden}, "
+                         f"--hidden-dim {args.hidden_dim}) makes a dense Hessian of {big} "
+                         f"parameters ({8 * big * big / 2**30:.3g} GiB); a panel allows at most "
+                         f"{MAX_DENSE_PARAMS}: lower --C or the dimensions")
     panels = matrices(args)
     written = make_figure(panels, len(args.C), args.out, args)
     for p in panels:
-        print(p["title"].replace("$", "").replace("\\", "").replace("{", "").replace("}", ""))
+        print(p["label"])
     print("wrote " + ", ".join(str(w) for w in written))
     return 0
 

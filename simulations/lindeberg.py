@@ -35,21 +35,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from rmt import backend as bk
 from rmt.cli import ArgumentParser, run_command
 from rmt.experiments.lindeberg import (
     CPU_DIMS,
     GPU_DIMS,
-    REGIME_LABELS,
     REGIMES,
     WEIGHTS,
+    fill_defaults,
     markdown_table,
     simulate,
     to_json,
 )
 from rmt.validation import (
+    check_memory,
     check_writable,
     choice_list_arg,
     int_arg,
@@ -57,6 +56,7 @@ from rmt.validation import (
     real_arg,
     real_list_arg,
 )
+from simulations.lindeberg_figures import make_figures
 
 PROG = "python -m simulations.lindeberg"
 
@@ -115,152 +115,19 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _cplx(d: dict) -> np.ndarray:
-    return np.asarray(d["real"], float) + 1j * np.asarray(d["imag"], float)
-
-
-def make_figures(results: dict[str, Any], stem: str) -> list[str]:
-    """``OUT_rate`` (one panel per regime) and ``OUT_path`` (2×2 panels)."""
-    from rmt import figures as F  # noqa: PLC0415 - matplotlib only when figures are wanted
-
-    written: list[str] = []
-    rates = {k: v for k, v in results["rates"].items() if "skipped" not in v}
-    p = results["parameters"]
-    if rates:
-        from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter  # noqa: PLC0415
-
-        fig, axes = F.figure("double", aspect=0.42, ncols=len(rates), squeeze=False)
-        for ax, (name, r) in zip(axes[0], rates.items()):
-            d = np.asarray(r["dims"], float)
-            y = np.asarray([s["value"] for s in r["sup"]])
-            lo = np.minimum([s["ci"][0] for s in r["sup"]], y)
-            hi = np.maximum([s["ci"][1] for s in r["sup"]], y)
-            fit = r["fit"]
-            F.lindeberg_rate(ax, d, y, (np.maximum(lo, 1e-300), hi),
-                             None if fit is None else fit["slope"],
-                             None if fit is None else tuple(fit["ci"]),
-                             reference_exponent=-0.5, label="measured", legend=False)
-            with F.style():
-                k0 = int(np.argmin(d))
-                grid = np.geomspace(d.min(), d.max(), 50)
-                ax.plot(grid, y[k0] * (grid / d[k0]) ** -1.0, color="0.3", ls=":", lw=0.9)
-                ax.plot(d, [s["noise_quantile"] for s in r["sup"]], color="0.6", ls="-.",
-                        lw=0.9, marker="x", ms=3, label="noise floor")
-                unused = ~np.asarray(r["used"], bool)
-                if unused.any():
-                    ax.plot(d[unused], y[unused], "o", mfc="white", color=F.OKABE_ITO["blue"],
-                            ms=3.5, zorder=4, label="under the floor (not fitted)")
-                ax.set_title(f"{REGIME_LABELS[name]}" + (f" = {p['n_classes']}" if name == "fixed"
-                                                         else ""))
-                ax.set_ylabel(r"$\sup_{t,z}\,|E\,s_t(z) - E\,s_0(z)|$")
-                ax.set_xlabel(r"input dimension $d$ ($\gamma$ fixed)")
-                ax.xaxis.set_major_locator(FixedLocator(d))
-                ax.xaxis.set_major_formatter(FixedFormatter([f"{int(v)}" for v in d]))
-                ax.xaxis.set_minor_formatter(NullFormatter())
-                fit_text = ("no fit" if fit is None else
-                            f"fit $d^{{{fit['slope']:.2f}}}$, CI [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}]")
-                ax.text(0.97, 0.97, fit_text, transform=ax.transAxes, ha="right", va="top",
-                        fontsize=7)
-                leg = ax.get_legend()
-                if leg is not None:
-                    leg.remove()
-        from matplotlib.lines import Line2D  # noqa: PLC0415
-
-        blue = F.OKABE_ITO["blue"]
-        proxies = [
-            (Line2D([], [], marker="o", color=blue, ls="none", ms=3.5), "measured (95% CI)"),
-            (Line2D([], [], marker="o", mfc="white", color=blue, ls="none", ms=3.5),
-             "under the noise floor (not fitted)"),
-            (Line2D([], [], color=F.OKABE_ITO["bluish_green"], lw=1.1), "fitted power law"),
-            (Line2D([], [], color="0.45", ls="--", lw=0.9), r"$\propto d^{-1/2}$ (paper)"),
-            (Line2D([], [], color="0.3", ls=":", lw=0.9), r"$\propto d^{-1}$ (rank bound)"),
-            (Line2D([], [], color="0.6", ls="-.", marker="x", ms=3, lw=0.9),
-             "noise floor (95% quantile)")]
-        with F.style():
-            fig.legend([h for h, _ in proxies], [lab for _, lab in proxies],
-                       loc="outside lower center", ncol=3, fontsize=7, frameon=False)
-        fig.suptitle(f"Smooth Lindeberg path, {WEIGHTS[p['weights']][3]} weights, "
-                     f"$\\gamma={p['gamma']:g}$, $\\sigma={p['sigma']:g}$, trials $\\propto 1/d$ "
-                     f"(95% bootstrap CI)", fontsize=8)
-        written += [str(x) for x in F.save(fig, stem + "_rate", ("pdf", "png"))]
-    if results["paths"]:
-        written += [str(x) for x in _path_figure(results, stem, F)]
-    return written
-
-
-def _path_figure(results: dict[str, Any], stem: str, F: Any) -> tuple:
-    p = results["parameters"]
-    paths = results["paths"]
-    fig, axes = F.figure("double", aspect=0.62, nrows=2, ncols=2)
-    colours = {"smooth": F.OKABE_ITO["blue"], "replacement": F.OKABE_ITO["vermillion"]}
-    sm = paths["smooth"]
-    z = _cplx(sm["z"])
-    zs = complex(sm["z_star"]["real"], sm["z_star"]["imag"])
-    j = int(np.argmin(np.abs(z - zs)))
-    # (a) Re Δ and (b) Im Δ at z*, both paths against τ
-    for ax, part, lab in ((axes[0, 0], np.real, "Re"), (axes[0, 1], np.imag, "Im")):
-        for name in ("smooth", "replacement"):
-            r = paths[name]
-            tau = np.asarray(r["tau"])
-            order = np.argsort(tau)
-            g = r["estimates"]["gap"]
-            m = part(_cplx(g["mean"])[:, j])[order]
-            lo = part(_cplx(g["ci_low"])[:, j])[order]
-            hi = part(_cplx(g["ci_high"])[:, j])[order]
-            label = ("smooth, $t$" if name == "smooth" else "replacement, $1-k/N$")
-            F.lindeberg_path(ax, tau[order], m, np.minimum(lo, m), np.maximum(hi, m), label=label,
-                             ylabel=f"{lab} $\\Delta(\\tau, z^*)$", legend=False)
-            ax.lines[-2].set_color(colours[name])
-            ax.collections[-1].set_color(colours[name])
-        with F.style():
-            ax.set_xlabel(r"path coordinate $\tau$ ($\tau=1$: dependent $B_1$)")
-            ax.set_title(f"{lab} of the gap at $z^* = {zs.real:g}+{zs.imag:g}i$, $d={sm['params']['dim']}$")
-            ax.legend(loc="best", fontsize=6.5)
-    # (c) first-moment gap along both paths, with the exact line t·Δm₁(1)
-    ax = axes[1, 0]
-    for name in ("smooth", "replacement"):
-        r = paths[name]
-        tau = np.asarray(r["tau"])
-        order = np.argsort(tau)
-        g = r["estimates"]["m1_gap.projected"]
-        d = r["params"]["dim"]
-        m = d * np.asarray(g["mean"])[order]
-        lo = d * np.asarray(g["ci_low"])[order]
-        hi = d * np.asarray(g["ci_high"])[order]
-        F.lindeberg_path(ax, tau[order], m, np.minimum(lo, m), np.maximum(hi, m),
-                         label=name, ylabel=r"$d\,(E\,m_1(\tau) - E\,m_1(0))$", legend=False)
-        ax.lines[-2].set_color(colours[name])
-        ax.collections[-1].set_color(colours[name])
-        if name == "smooth":
-            with F.style():
-                tt = np.linspace(0, 1, 50)
-                ax.plot(tt, tt * m[-1], color="0.3", ls="--", lw=0.9,
-                        label=r"linear in $\tau$ (exact: Mehler / swap count)")
-    with F.style():
-        ax.set_xlabel(r"path coordinate $\tau$")
-        ax.set_title("first spectral moment along the paths")
-        ax.legend(loc="best", fontsize=6.5)
-    # (d) ESD at the two ends of the smooth path
-    ax = axes[1, 1]
-    e = np.asarray(sm["edges"])
-    esd = sm["estimates"]["esd"]
-    tau = np.asarray(sm["tau"])
-    with F.style():
-        for idx, lab, c, ls in ((int(np.argmax(tau)), r"$B_1$ (dependent, $t=1$)", colours["smooth"], "-"),
-                                (int(np.argmin(tau)), r"$B_0$ (independent, $t=0$)",
-                                 F.OKABE_ITO["orange"], "--")):
-            m = np.asarray(esd["mean"])[idx]
-            ax.stairs(m, e, color=c, ls=ls, lw=1.0, label=lab)
-            ax.fill_between(e[:-1], np.asarray(esd["ci_low"])[idx], np.asarray(esd["ci_high"])[idx],
-                            step="post", color=c, alpha=0.25, lw=0)
-        ax.set_xlabel(r"eigenvalue $\lambda$")
-        ax.set_ylabel("density")
-        ax.set_title("ESD at the ends (mean over trials, 95% CI)")
-        ax.legend(loc="upper right", fontsize=6.5)
-    fig.suptitle(f"Lindeberg paths at $d={sm['params']['dim']}$, $N={sm['params']['n_samples']}$, "
-                 f"$C={p['n_classes']}$, {WEIGHTS[p['weights']][3]} weights, "
-                 f"{sm['n_trials']} trials", fontsize=8)
-    return F.save(fig, stem + "_path", ("pdf", "png"))
+def trial_memory(args: Any) -> list[tuple[str, float]]:
+    """What the largest trial holds at once: its d × d covariances (two per t on the coupled
+    estimator; on the path also the replacement increments), their float64 eigensolver copy,
+    and the data ``X``, ``X̃`` and the coupled copy (N × d each)."""
+    isz = 4 if args.dtype == "float32" else 8
+    sizes = [(max(args.dims), 2 * len(args.t_grid))]
+    if not args.no_path:
+        sizes.append((args.path_dim, 3 * args.path_points))
+    d, k = max(sizes, key=lambda t: t[0] ** 2 * t[1])
+    N = max(1.0, round(d / args.gamma))
+    return [(f"{k} covariances d × d (d = {d})", k * float(d) * d * isz),
+            ("their eigensolver copy", k * float(d) * d * 8),
+            ("X, X̃ and the coupled copy: 3 × N × d", 3.0 * N * d * isz)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,6 +138,12 @@ def _main(args: Any) -> int:
     from rmt.results import write_bytes_atomic  # noqa: PLC0415
 
     path = check_writable("--out", args.out + ".json")  # before minutes of work
+    fill_defaults(args)
+    check_memory(f"--dims up to {max(args.dims)}" + ("" if args.no_path else
+                                                      f" and --path-dim {args.path_dim}"),
+                 trial_memory(args), args.backend,
+                 "lower --dims" + ("" if args.no_path else " or --path-dim")
+                 + (", or use --dtype float32" if args.dtype == "float64" else ""))
     results = simulate(args, None if args.quiet else lambda line: print(line, flush=True))
     write_bytes_atomic(path, to_json(results))
     written = [str(path)]

@@ -76,7 +76,8 @@ def test_linear_sweep_writes_results_and_figures(tmp_path, capsys):
 def test_hidden_sweep(tmp_path):
     out = tmp_path / "hid.nc"
     argv = ["--model", "hidden", "--C", "3", "6", "12", "--dim", "6", "--hidden", "3",
-            "--seeds", "2", "--pairs", "4", "--fit-min-c", "3", "--out", str(out), "--quiet"]
+            "--seeds", "2", "--pairs", "4", "--fit-min-c", "3", "--prediction-features", "0",
+            "--out", str(out), "--quiet"]
     assert sim.main(argv) == 0
     ds = results.open(out)
     assert ds.attrs["layout"] == exp.LAYOUT["hidden"]
@@ -85,6 +86,37 @@ def test_hidden_sweep(tmp_path):
     assert np.all(ds["v_aggregate"].sel(loss="mse").values == 0.0)
     assert ds.attrs["fits"]["sigma=1,gamma=0.5,loss=mse"]["v"]["exactly_zero"]
     assert out.with_suffix(".png").exists()
+    assert "prediction_w_finite_sigma" not in ds          # --prediction-features 0 skips it
+
+
+def test_hidden_sweep_carries_the_finite_sigma_prediction(tmp_path, capsys):
+    """The CE W-blocks sit ~1.6x above the uniform-softmax line at sigma = 1 (issue 18, referee
+    on block_ratio_hidden): the results file carries the prediction at the run's sigma, the
+    summary prints it and the figure draws it."""
+    out = tmp_path / "hid.nc"
+    argv = ["--model", "hidden", "--C", "10", "20", "--dim", "100", "--hidden", "8", "--seeds", "2",
+            "--pairs", "0", "--fit-min-c", "3", "--prediction-features", "1024", "--out", str(out)]
+    assert sim.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "finite-sigma prediction ± quadrature SE" in text
+    ds = results.open(out)
+    fs = ds["prediction_w_finite_sigma"].sel(sigma=1.0, gamma=0.5)
+    se = ds["prediction_w_finite_sigma_se"].sel(sigma=1.0, gamma=0.5)
+    assert np.all(np.isnan(fs.sel(loss="mse").values))      # MSE: rho/sqrt(C+2) at every sigma
+    ce, ce_se = fs.sel(loss="ce").values, se.sel(loss="ce").values
+    uniform = ds["prediction_w_per_block"].sel(gamma=0.5, loss="ce").values
+    # above the sigma -> 0 formula by more than 6 quadrature SEs (the softmax at sigma = 1 is
+    # not uniform); 6 SE: a two-sided 1e-8 tail, so the check never fails by chance
+    assert np.all(ce - uniform > 6 * ce_se) and np.all(ce_se < 0.02 * ce)
+    assert out.with_suffix(".png").exists()
+
+
+def test_prediction_features_checked_before_any_work(tmp_path, capsys):
+    out = tmp_path / "hid.nc"
+    assert sim.main(["--model", "hidden", "--prediction-features", "100", "--out", str(out)]) == 2
+    assert "--prediction-features must be 0 (skip) or an integer >= 1024, got 100" in \
+        capsys.readouterr().err
+    assert not out.exists() and not Path(str(out) + ".cells").exists()
 
 
 def test_scale_check_bounded_memory(capsys):
@@ -173,7 +205,7 @@ def test_hidden_model_after_the_linear_one_keeps_both(tmp_path, monkeypatch):
     default outputs: two results files, neither refused nor overwritten."""
     monkeypatch.chdir(tmp_path)
     tiny = ["--C", "3", "6", "--dim", "4", "--seeds", "2", "--pairs", "4", "--hidden", "3",
-            "--fit-min-c", "3", "--no-figure", "--quiet"]
+            "--fit-min-c", "3", "--prediction-features", "0", "--no-figure", "--quiet"]
     assert sim.main(tiny) == 0
     assert sim.main(tiny + ["--model", "hidden"]) == 0
     assert results.open("results/block_ratio.nc").attrs["layout"] == exp.LAYOUT["linear"]
@@ -193,6 +225,29 @@ def test_heatmap_cli(tmp_path, capsys):
     assert stem.with_suffix(".pdf").exists() and stem.with_suffix(".png").exists()
     text = capsys.readouterr().out
     assert "linear, C=2: R_pb=1" in text      # C = 2: H_12 = −H_11 exactly
+
+
+def test_heatmap_large_panel_keeps_its_blocks_and_states_its_normalisation(tmp_path, monkeypatch):
+    """Issue 18, referee on heatmap: a C d × C d matrix wider than the panel's pixels is shown
+    by its leading blocks with their boundaries (not subsampled), the title says so, the
+    caption says each panel has its own normalisation, and d is named once per row."""
+    from rmt import figures
+
+    drawn = {}
+    real_save = figures.save
+    monkeypatch.setattr(figures, "save", lambda fig, stem: drawn.setdefault("fig", fig)
+                        and real_save(fig, stem))
+    argv = ["--C", "2", "30", "--dim", "8", "--hidden", "0", "--n-samples", "16",
+            "--out", str(tmp_path / "hm")]
+    assert heatmap.main(argv) == 0
+    ax = drawn["fig"].axes[1]
+    b = heatmap.MAX_SHOWN // 8                                # blocks that fit: 20 of 30
+    assert ax.images[0].get_array().shape == (8 * b, 8 * b)
+    assert rf"first ${b}\times{b}$ of $30\times30$ blocks" in ax.get_title()
+    assert "$d=8$" in ax.get_title() and "$d=" not in drawn["fig"]._suptitle.get_text()
+    text = " ".join(" ".join(t.get_text().split()) for t in drawn["fig"].texts)
+    assert "divided by the largest |H_kl| of its own panel" in text
+    assert "shown by their leading blocks" in text
 
 
 def test_heatmap_bad_argument(capsys):

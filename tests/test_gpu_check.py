@@ -55,7 +55,7 @@ def test_floors():
     gc = _module()
     # 4 N² C flops: N = 8192, C = 128,000 at 55 TFLOP/s is 0.625 s (docs/design.md: ≈ 0.6 s)
     assert abs(gc.block_ratio_floor_s(8192, 128_000, 55e12) - 0.6248) < 1e-3
-    # two reads of a 34.4 GB float32 X per step, 150 steps at 3.0 TB/s: 3.4 s (ANCHORS.md)
+    # two reads of a 34.4 GB float32 X per step, 150 steps at 3.0 TB/s: 3.4 s (H200 HBM bandwidth)
     assert abs(gc.slq_floor_s(131_072, 65_536, 4, 150, 3.0e12) - 3.436) < 1e-2
 
 

@@ -438,7 +438,7 @@ def test_cli_refuses_an_unwritable_out_before_any_work(monkeypatch, capsys):
     assert err.count("\n") == 1 and "--out '/proc/nope/lb.json' cannot be written" in err
 
 
-def test_cli_tiny_run_writes_results_and_figures(tmp_path):
+def test_cli_tiny_run_writes_results_and_figures(tmp_path, monkeypatch):
     from simulations import lindeberg as sim
 
     out = tmp_path / "lb"
@@ -454,6 +454,29 @@ def test_cli_tiny_run_writes_results_and_figures(tmp_path):
     from rmt.experiments.lindeberg import markdown_table
 
     assert "| regime |" in markdown_table(res)
+    _check_figures_read_as_a_referee_would(res, monkeypatch, tmp_path)
+
+
+def _check_figures_read_as_a_referee_would(res, monkeypatch, tmp_path):
+    """Issue 18, referee on lindeberg_rate / lindeberg_path: no legend entry for a mark that
+    no panel draws; the d^-1 rank-bound line only where the bound decays (fixed C; it is O(1)
+    for C ∝ d); Δ defined and the τ = 0 point explained in the path figure's caption."""
+    from rmt import figures as F
+    from simulations import lindeberg_figures
+
+    figs = []
+    monkeypatch.setattr(F, "save", lambda fig, stem, fmts=("pdf", "png"): figs.append(fig) or ())
+    for r in res["rates"].values():
+        r["used"] = [True] * len(r["used"])             # every point above the floor
+    lindeberg_figures.make_figures(res, str(tmp_path / "again"))
+    rate, path = figs
+    legend = [t.get_text() for t in rate.legends[0].get_texts()]
+    assert "under the noise floor (not fitted)" not in legend
+    assert any("rank bound, fixed" in t for t in legend)
+    dotted = [sum(ln.get_linestyle() == ":" for ln in ax.lines) for ax in rate.axes[:3]]
+    assert dotted == [1, 0, 0]                          # panels: fixed, d/4, d
+    caption = " ".join(" ".join(t.get_text().split()) for t in path.texts)
+    assert "Δ(τ, z) = E s_τ(z) − E s_0(z)" in caption and "At τ = 0 the gap is 0" in caption
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,12 +40,15 @@ def _num(v: float, dec: int) -> str:
 
 
 def _symlog_ticks(lim: float, lin: float) -> tuple[list[float], list[str]]:
-    """Ticks 0, ±lin and ±10^k beyond ``lin`` up to ``lim``, written as plain numbers."""
+    """Ticks 0, ±lin and ±10^k beyond ``lin`` up to ``lim``, written as plain numbers; at most
+    three decades each side (every other one when there are more), none crowding its neighbour."""
     pos = [lin] + [10.0 ** k for k in range(1, 7) if lin < 10.0 ** k <= lim]
-    if pos[-1] < lim and lim > 3 * lin:
+    if lim > 3 * pos[-1]:
         pos.append(lim)
-    if len(pos) > 1 and pos[1] < 3 * lin:      # too close to ±lin to label both
+    if len(pos) > 1 and pos[1] < 5 * lin:      # too close to ±lin to label both
         pos.pop(1)
+    if len(pos) > 3:                           # keep lin, the largest, and every other between
+        pos = [pos[0]] + pos[:0:-2][::-1]
     ticks = [-p for p in pos[::-1]] + [0.0] + pos
     return ticks, [f"{t:g}".replace("-", "−") for t in ticks]
 

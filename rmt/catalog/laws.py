@@ -230,10 +230,12 @@ def _spectral_figure(ax: Any, result: Mapping[str, Any]) -> Any:
         ax.plot(pred, emp, "o", ms=2.4, mfc="none", mew=0.7, color=F.OKABE_ITO["blue"],
                 label=f"measured ({eigs.size} eigenvalues, {len(ex['m2_per_block'])} "
                       f"block{'s' if len(ex['m2_per_block']) > 1 else ''})")
-        ax.set_ylim(-lim, 2.1 * lim)        # the upper part holds the legend
+        ax.set_ylim(-lim, lim)
         ax.set_xlabel(f"predicted quantile of {ex['xlabel']}")
         ax.set_ylabel("quantile − predicted quantile")
-        ax.legend(loc="upper center", fontsize=5, ncols=2, handlelength=2.2, columnspacing=0.8,
+        # above the frame, as in the verdict figures: inside it would hide curves and ticks
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, borderaxespad=0.1,
+                  fontsize=5, ncols=2, handlelength=2.2, columnspacing=0.8,
                   title="moment test of $m_1, m_2, m_3$ at 99 %, calibrated at the same $d, N$",
                   title_fontsize=5)
     return ax

@@ -32,6 +32,7 @@ Registered on import only when PyTorch is importable; otherwise nothing is regis
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 from collections.abc import Mapping
@@ -41,6 +42,8 @@ import numpy as np
 
 from rmt import backend as bk
 from rmt.claims import Claim, Estimate, RateWithinCI, Rival, WithinCI, register
+
+from ._figures import verdict_figure
 
 __all__ = ["CLAIM_IDS", "SKIPPED", "MEASURED_HIDDEN_SLOPE", "MEASURED_HIDDEN_SLOPE_SE",
            "first_layer_block_sums", "hidden_layer_ratios"]
@@ -268,6 +271,7 @@ def _claims() -> list[Claim]:
             rule=WithinCI(level=0.99, rel_precision=0.02),
             scales=lin_scales,
             quantity="aggregate ratio (Σ_i≠j‖H_ij‖²_F/Σ_i‖H_ii‖²_F)^1/2, HVP estimate",
+            figure=functools.partial(verdict_figure, quantity=r"$R_{agg}$ by HVPs, linear CE"),
             rivals=(
                 Rival("uniform-softmax value 1/√(C−1)", lambda p: 1 / math.sqrt(p["C"] - 1),
                       proof="identities", note="exact at V = 0; the retold 1/C story"),
@@ -288,6 +292,8 @@ def _claims() -> list[Claim]:
             rule=RateWithinCI(level=0.99, abs_precision=0.05),
             scales=head_scales,
             quantity="log-log slope of the lm_head per-block RMS ratio vs C (OLS per seed)",
+            figure=functools.partial(verdict_figure,
+                                     quantity="slope of the lm_head's $R_{pb}$ vs $C$"),
             rivals=(Rival("retold exact 1/C, slope −1", lambda p: -1.0,
                           note="the finite-C prediction's slope is −1.0013 on this grid"),
                     Rival("aggregate rate −1/2", lambda p: -0.5,
@@ -308,6 +314,7 @@ def _claims() -> list[Claim]:
             scales=hid_scales,
             quantity="log-log slope of the first hidden layer's per-block RMS ratio vs C "
                      "(OLS per seed, mean over seeds; measured prediction)",
+            figure=functools.partial(verdict_figure, quantity="slope of $R_{pb}$ of $W_1$ vs $C$"),
             rivals=(Rival("retold rate −1", lambda p: -1.0, note="the 1/C story"),
                     Rival("one-hidden-layer rate −1/2", lambda p: -0.5,
                           proof="hidden_coupling.ratio",

@@ -29,7 +29,7 @@ Examples
 ['ratio.pdf', 'ratio.png']
 
 Modules: :mod:`~rmt.figures.style` (the house style, :func:`figure`, :func:`save`,
-:func:`colorbar`), :mod:`~rmt.figures.blocks` (:func:`block_heatmap`, :func:`ratio_vs_c`),
+:func:`colorbar`, :func:`caption`), :mod:`~rmt.figures.blocks` (:func:`block_heatmap`, :func:`ratio_vs_c`),
 :mod:`~rmt.figures.spectra` (:func:`esd_histogram`, :func:`qq_plot`), :mod:`~rmt.figures.rates`
 (:func:`lindeberg_path`, :func:`lindeberg_rate`, :func:`convergence`).
 """
@@ -47,6 +47,7 @@ from .style import (
     RC_PARAMS,
     SYMBOLS,
     WIDTHS,
+    caption,
     colorbar,
     figure,
     rc_params,
@@ -67,6 +68,7 @@ __all__ = [
     "style",
     "figure",
     "save",
+    "caption",
     "colorbar",
     "block_heatmap",
     "ratio_vs_c",

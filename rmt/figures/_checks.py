@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fractions import Fraction
 from typing import Any
 
@@ -111,6 +113,14 @@ def _pair(name: str, value: Any) -> tuple[float, float]:
 def _fmt(x: float, digits: int = 2) -> str:
     """A number as mathtext (true minus sign)."""
     return f"${x:.{digits}f}$"
+
+
+def _fmt_ci(x: float, lo: float, hi: float) -> str:
+    """``x [lo, hi]`` as mathtext with as many decimals as it takes for ``lo`` and ``hi`` to
+    read differently (at least 2, at most 6): never a CI printed as ``[−1.00, −1.00]``."""
+    width = abs(hi - lo)
+    digits = 2 if width <= 0 else int(min(6, max(2, math.ceil(-math.log10(width)) + 1)))
+    return f"{_fmt(x, digits)} [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
 
 
 def _exponent_text(p: float) -> str:

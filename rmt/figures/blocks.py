@@ -21,6 +21,7 @@ from ._checks import (
     _check_cmap,
     _check_text,
     _fmt,
+    _fmt_ci,
     _interval,
     _legend,
     _log_grid,
@@ -318,9 +319,8 @@ def ratio_vs_c(ax: Axes, C: Any, ratio: Any, ci_low: Any = None, ci_high: Any = 
         ax.set_ylabel(ylabel)
         note = None
         if fitted_slope is not None:
-            note = f"fitted slope {_fmt(slope)}"
-            if slope_ci is not None:
-                note += f"\nCI [{_fmt(slope_ci[0])}, {_fmt(slope_ci[1])}]"
+            note = (f"fitted slope {_fmt(slope)}" if slope_ci is None else
+                    "fitted slope " + _fmt_ci(slope, *slope_ci).replace(" [", "\nCI [", 1))
         # Falling data on log-log axes leave the lower-left and upper-right corners free.
         falling = (np.ptp(np.log(c)) == 0.0
                    or np.polyfit(np.log(c), np.log(r), 1)[0] <= 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 
+from rmt.results import atomic_path
 from rmt.validation import check_choice, check_int, check_real
 
 from ._checks import _check_axes, _check_text
@@ -384,20 +385,51 @@ def save(fig: Figure, path_stem: str | os.PathLike, formats: str | Sequence[str]
         fig.draw_without_rendering()
         for fmt in fmts:
             final = stem.with_name(f"{stem.name}.{fmt}")
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; a figure is for sharing
-                os.replace(tmp, final)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            # rmt.results' one atomic-write helper: the file gets the umask's mode, like
+            # any file the user writes (mkstemp's 0600 would hide a figure from the group).
+            with atomic_path(final) as tmp, open(tmp, "wb") as fh:
+                fig.savefig(fh, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
             written.append(final)
     return tuple(written)
+
+
+def caption(fig: Figure, text: str, *, fontsize: float = 7.0) -> Any:
+    """Put a caption under the axes, inside the figure, and grow the figure to hold it.
+
+    Say there what the marks, bars and lines are (error bars: what, which level, over how
+    many seeds), which blocks and which norm: a figure must read without the paper's text.
+    The text is wrapped to the figure's width (plain text with Unicode symbols: mathtext
+    would be cut by the wrapping); the axes keep their size.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure made by :func:`figure` (constrained layout).
+    text : str
+        The caption; runs of white space become one space.
+    fontsize : float
+        In points, in [4, 12].
+
+    Returns
+    -------
+    matplotlib.text.Text
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib.figure.Figure, got {type(fig).__name__}")
+    text = " ".join(_check_text("text", text).split())
+    fontsize = check_real("fontsize", fontsize, 4.0, 12.0)
+    w, h = fig.get_size_inches()
+    # ≈ 0.55 em per glyph in the house sans font; a little slack keeps lines inside the frame.
+    lines = textwrap.wrap(text, max(20, int(0.97 * w * 72 / (0.55 * fontsize))))
+    pad = 3.0 / 72
+    extra = len(lines) * 1.2 * fontsize / 72 + 2 * pad
+    fig.set_figheight(h + extra)
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(rect=(0.0, extra / (h + extra), 1.0, 1.0 - extra / (h + extra)))
+    with _house():
+        return fig.text(0.012, pad / (h + extra), "\n".join(lines), ha="left", va="bottom",
+                        fontsize=fontsize, linespacing=1.2)
 
 
 def colorbar(ax: Axes, mappable: Any = None, label: str | None = None, *,

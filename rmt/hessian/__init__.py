@@ -59,7 +59,7 @@ with a CI), :mod:`.ratio` (block ratios).
 from ._context import AUTO_MAX_PAIRS, MAX_ALL_PAIRS, MAX_DENSE_PARAMS, MEMORY_SAFETY
 from .dense import block, hessian
 from .norms import BlockNormSums, block_norms
-from .ratio import BlockRatio, block_ratio
+from .ratio import BlockRatio, UndefinedRatioWarning, block_ratio
 from .sampled import SampledBlockNorms
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "MAX_ALL_PAIRS",
     "BlockNormSums",
     "BlockRatio",
+    "UndefinedRatioWarning",
     "SampledBlockNorms",
     "hessian",
     "block",

@@ -4,6 +4,7 @@ the two models, the chunked softmax head, the memory planner and the symmetric p
 from __future__ import annotations
 
 import importlib
+import math
 from types import ModuleType
 from typing import Any, Callable
 
@@ -55,6 +56,46 @@ def _model_kind(model: Any) -> str:
                     f"{type(model).__name__}")
 
 
+def _check_X(X: Any, model: Any, xp: ModuleType) -> Any:
+    """``X`` validated for the closed forms: a nested sequence becomes an array on the model's
+    backend; float16 (in ``X`` or the model) is refused; and its scale must keep the Gram
+    identities in range (``‖H_ij‖²_F`` is a sum of ``(x_nᵀx_m)²`` terms)."""
+    if getattr(X, "ndim", None) is None and isinstance(X, (list, tuple)):
+        try:
+            X = bk.asarray(np.asarray(X), xp)
+        except ValueError as exc:
+            raise ValueError(f"X must be a 2-D array of shape (N, {model.dim}) or a nested "
+                             f"sequence that numpy.asarray turns into one ({exc})") from None
+    X = check_data(X, model.dim, xp)
+    arrays = [("X", X), ("model.V", model.V)] + ([] if getattr(model, "W", None) is None
+                                                  else [("model.W", model.W)])
+    for name, a in arrays:
+        if np.dtype(a.dtype).itemsize < 4:
+            raise ValueError(f"{name} must be float32 or float64, got {a.dtype}: half precision "
+                             "(11 significant bits) is too coarse for these sums; convert it, "
+                             "e.g. X.astype(numpy.float32)")
+    dt = np.dtype(np.float32) if np.result_type(*(a.dtype for _, a in arrays)) == np.float32 \
+        else np.dtype(_F64)
+    s = float(xp.max(xp.abs(X)))
+    if s > 0:
+        # log10 of the largest squared row norm ν = s² · max_n ‖x_n / s‖² (no overflow here).
+        lnu = 2 * math.log10(s) + math.log10(float(xp.max(xp.sum((X / s) ** 2, axis=1))))
+        N = int(X.shape[0])
+        fi = np.finfo(dt)
+        # A Gram term (x_nᵀx_m)² is at most ν², and the products sum N of them in `dt`; the
+        # largest must stay a normal number, or every block reads as 0.
+        hi = (math.log10(float(fi.max)) - math.log10(N)) / 2
+        lo = math.log10(float(fi.tiny)) / 2
+        if not lo <= lnu <= hi:
+            bound, side = (f"<= {10 ** hi:.3g}", "overflow") if lnu > hi else \
+                (f">= {10 ** lo:.3g}", "underflow to 0")
+            raise ValueError(
+                f"X must have max_n ||x_n||^2 {bound} ({dt}, N = {N}: the Gram terms "
+                f"(x_n^T x_m)^2 {side}), got 1e{lnu:.1f}; rescale X (block ratios are not "
+                "scale-free: the logits scale with it)")
+    return X
+
+
 def _memory_limit(memory_limit: Any, xp: ModuleType) -> int:
     return bk.plan_memory(xp, memory_limit, name="memory_limit")
 
@@ -68,7 +109,7 @@ class _Ctx:
         self.loss = check_choice("loss", loss, LOSSES)
         xp = model.xp
         self.xp = xp
-        X = check_data(X, model.dim, xp)
+        X = _check_X(X, model, xp)
         arrays = (model.V,) if self.kind == "linear" else (model.W, model.V)
         dt = np.result_type(X.dtype, *(a.dtype for a in arrays))
         self.dt = np.dtype(np.float32) if dt == np.float32 else np.dtype(_F64)

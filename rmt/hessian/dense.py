@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import backend as bk
-from ..validation import check_int
+from ..validation import check_index, check_int
 from ._context import MAX_DENSE_PARAMS, _blocks, _Ctx
 
 
@@ -174,8 +174,8 @@ def block(model: Any, X: Any, i: int, j: int, y: Any = None, loss: str = "ce", *
     """
     ctx = _Ctx(model, X, y, loss, memory_limit)
     nbk = ctx.n_blocks
-    i = check_int("i", i, 0, nbk - 1)
-    j = check_int("j", j, 0, nbk - 1)
+    i = check_index("i", i, nbk)
+    j = check_index("j", j, nbk)
     (li, a), (lj, b) = ctx.layer_of(i), ctx.layer_of(j)
     xp, N = ctx.xp, ctx.N
     if li == lj:

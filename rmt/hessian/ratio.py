@@ -4,6 +4,7 @@ statistics over (sampled) pairs."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from .. import backend as bk
 from ..validation import check_choice, check_int, check_probability
-from ..stats import critical_value
+from ..stats import critical_value, jsonable
 from ._context import (
     AUTO_MAX_PAIRS,
     AUTO_MIN_PAIR_FLOPS,
@@ -23,6 +24,33 @@ from ._context import (
     _Ctx,
 )
 from .norms import _aggregate, _layer, _pair_norms_sq
+
+
+class UndefinedRatioWarning(RuntimeWarning):
+    """Every diagonal block is 0, so the block ratios are 0/0 and reported as NaN; the message
+    says why (all-zero data, a saturated softmax, dead hidden units)."""
+
+
+def _why_zero(ctx: _Ctx, layer: str) -> str:
+    """Why every diagonal block of ``layer`` vanishes (for :class:`UndefinedRatioWarning`)."""
+    xp = ctx.xp
+    if not bool(xp.any(ctx.X != 0)):
+        return "X is all zeros (every block is (1/N) sum_n w_n x_n x_n^T)"
+    F = ctx.features(layer)
+    if not bool(xp.any(F != 0)):
+        return "every hidden activation phi(W x_n) is 0 (dead units)"
+    if ctx.loss == "ce" and layer == "V":
+        head = ctx.head()
+        lse, top = head.lse(), None
+        for c0, c1 in _blocks(ctx.C, head._class_chunk(2 * ctx.isz * ctx.N)):
+            z = xp.max(F @ ctx.Vc[c0:c1].T, axis=1)
+            top = z if top is None else xp.maximum(top, z)
+        p_max = float(xp.min(xp.exp(top - lse)))
+        if p_max == 1.0:
+            return ("the softmax is saturated: for every sample one class has probability 1 "
+                    "to float precision, so A_n = diag(p_n) - p_n p_n^T = 0 (lower sigma or "
+                    "the scale of X)")
+    return "the per-sample weights vanish on every sample"
 
 
 @dataclass(frozen=True)
@@ -90,8 +118,7 @@ class BlockRatio:
         d["block_shape"] = list(self.block_shape)
         d["per_block_ci"] = [d.pop("per_block_ci_low"), d.pop("per_block_ci_high")]
         d["definitions"] = dict(self._DEFINITIONS)
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in d.items()}
+        return jsonable(d)                      # strict JSON: NaN (undefined) as None
 
     def __str__(self) -> str:
         shape = f"{self.block_shape[0]}x{self.block_shape[1]}"
@@ -194,6 +221,10 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
         K = check_int("pairs", pairs, 1)
     share: dict[str, Any] = {}
     sums = _aggregate(ctx, layer, share=share)
+    if not sums.diagonal > 0:
+        warnings.warn(f"block ratios undefined (0/0), reported as NaN: every diagonal block of "
+                      f"rows of {layer} is 0 because {_why_zero(ctx, layer)}",
+                      UndefinedRatioWarning, stacklevel=2)
     ii, jj, sampled = _draw_pairs(n, K, seed)
     uniq = np.unique(ii)
     if "pair_sq" in share:                      # W blocks: every norm came with the aggregate
