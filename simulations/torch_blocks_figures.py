@@ -91,8 +91,8 @@ def make_figures(sums: Mapping[str, Mapping], stem: Path) -> list[str]:
         else:
             b.text(0.5, 0.5, "no HVP estimates in this run", ha="center", transform=b.transAxes)
         b.set(xscale="log", yscale="log", xlabel="C", ylabel=r"$\|H_{ij}\|_F/\|H_{ii}\|_F$ (RMS)")
-        b.set_title("(b) hidden layers (HVP), a block per neuron"
-                    + ("; Q, K per head" if model == "gpt" else ""), fontsize=8)
+        b.set_title("(b) hidden layers (HVP): a block per neuron"
+                    + (", Q/K per head" if model == "gpt" else ""), fontsize=7)
         fig.suptitle(f"{model}: per-block RMS ratio, Frobenius; 95% t CI over seeds", fontsize=8)
         paths += [str(p) for p in F.save(fig, f"{stem}_{model}")]
     return paths
