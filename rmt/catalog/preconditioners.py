@@ -42,6 +42,8 @@ from rmt import backend as bk
 from rmt.claims import Claim, ExponentAtMost, RateWithinCI, Rival, derived, register
 from rmt.stats import Estimate, fit_power_law, mean_estimate
 
+from ._figures import spread_text
+
 __all__ = ["CLAIM_IDS", "frobenius_trials", "block_kappa_trials", "block_prediction_curve",
            "diagonal_prediction_curve"]
 
@@ -129,8 +131,11 @@ def _slopes(C: Sequence[int], Y: np.ndarray) -> np.ndarray:
 
 def _slope_estimate(C: Sequence[int], Y: np.ndarray, what: str) -> Estimate:
     sl = _slopes(C, Y)
-    m = Y.mean(axis=1)
-    return mean_estimate(sl, extra={"C": list(C), "mean_per_C": m.tolist(),
+    per_c = mean_estimate(Y.T)                    # over seeds, at each C
+    lo, hi = per_c.ci(0.95)
+    return mean_estimate(sl, extra={"C": list(C), "mean_per_C": np.asarray(per_c.value).tolist(),
+                                    "ci95_per_C": [np.asarray(lo).tolist(),
+                                                   np.asarray(hi).tolist()],
                                     "per_seed_slopes": sl.tolist(), "quantity": what})
 
 
@@ -193,17 +198,49 @@ def _est_kappa(p: Mapping[str, Any], seed: Any, backend: str) -> Estimate:
     return _slope_estimate(p["C"], k, "kappa(P^-1/2 H P^-1/2) on range(H), P = blockdiag H")
 
 
+_YLABELS = {  # the estimate's plain-text quantity -> an axis label in mathtext
+    "||H - blockdiag H||_F / ||H||_F": r"$\|H-\mathrm{blockdiag}\,H\|_F/\|H\|_F$",
+    "||H - diag H||_F / ||H||_F": r"$\|H-\mathrm{diag}\,H\|_F/\|H\|_F$",
+    "kappa(P^-1/2 H P^-1/2) on range(H), P = blockdiag H":
+        r"$\kappa(P^{-1/2}HP^{-1/2})$ on range$(H)$",
+}
+
+
 def _rate_figure(ax: Any, result: Mapping[str, Any]) -> Any:
+    """Per-C means with 95 % t-CIs over seeds, the prediction's curve where there is one, and the
+    fitted slope with its CI and each rival's verdict in the legend title."""
+    from matplotlib.ticker import NullFormatter  # noqa: PLC0415
+
+    from .. import figures as F  # noqa: PLC0415
+
     ex = result["extra"]
     C = np.asarray(ex["C"], float)
-    ax.plot(C, ex["mean_per_C"], "o", label="measured (mean over seeds)")
-    if "prediction_curve" in ex:
-        ax.plot(C, ex["prediction_curve"], "-", label="prediction")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"classes $C$")
-    ax.set_ylabel(ex.get("quantity", ""))
-    ax.legend(fontsize=6)
+    m = np.asarray(ex["mean_per_C"], float)
+    with F.style():
+        if "ci95_per_C" in ex:
+            lo, hi = (np.asarray(v, float) for v in ex["ci95_per_C"])
+            ax.errorbar(C, m, yerr=[m - np.minimum(lo, m), np.maximum(hi, m) - m], fmt="o",
+                        ms=3.5, capsize=2, color=F.OKABE_ITO["blue"],
+                        label=f"measured: mean, 95% t-CI over {result.get('n_trials')} seeds")
+        else:
+            ax.plot(C, m, "o", ms=3.5, color=F.OKABE_ITO["blue"], label="measured (mean over seeds)")
+        if "prediction_curve" in ex:
+            ax.plot(C, ex["prediction_curve"], "-", color=F.OKABE_ITO["vermillion"],
+                    label="derived prediction")
+        ax.set_xscale("log")
+        if np.nanmax(m) > 10 * np.nanmin(m):       # a log axis only where it spans a decade:
+            ax.set_yscale("log")                   # on a narrow range it would have no labels
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(r"classes $C$")
+        q = ex.get("quantity", "")
+        ax.set_ylabel(_YLABELS.get(q, q))
+        lo_s, hi_s = result["ci"]
+        rivals = [f"rival {r['name']}: {'rejected' if r['rejected'] else 'NOT rejected'}"
+                  for r in result.get("rivals", ())]
+        title = "\n".join([f"log-log slope {result['estimate']:.4f}, {spread_text(result)} "
+                           f"[{lo_s:.4f}, {hi_s:.4f}]", *rivals])
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=5.5,
+                  title=title, title_fontsize=5.5, borderaxespad=0.1)
     return ax
 
 
