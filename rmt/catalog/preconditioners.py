@@ -125,8 +125,7 @@ def block_kappa_trials(C: Sequence[int], dim: int, n_samples: int, sigma: float,
 
 
 def _slopes(C: Sequence[int], Y: np.ndarray) -> np.ndarray:
-    return np.array([fit_power_law(np.asarray(C, float), Y[:, t]).slope
-                     for t in range(Y.shape[1])])
+    return np.array([_ols_slope(C, Y[:, t]) for t in range(Y.shape[1])])
 
 
 def _slope_estimate(C: Sequence[int], Y: np.ndarray, what: str) -> Estimate:
@@ -140,7 +139,8 @@ def _slope_estimate(C: Sequence[int], Y: np.ndarray, what: str) -> Estimate:
 
 
 def _ols_slope(C: Sequence[int], y: Sequence[float]) -> float:
-    return float(np.polyfit(np.log(np.asarray(C, float)), np.log(np.asarray(y, float)), 1)[0])
+    """Least-squares slope of ``ln y`` on ``ln C`` (:func:`rmt.stats.fit_power_law`)."""
+    return fit_power_law(np.asarray(C, float), np.asarray(y, float)).slope
 
 
 def block_prediction_curve(p: Mapping[str, Any]) -> list[float]:
