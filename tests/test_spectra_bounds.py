@@ -133,6 +133,8 @@ def test_validation_and_edge_cases():
     with pytest.raises(ValueError, match="one row per probe"):
         slq_w1_bound([[0.0]], [[1.0]], 0.0, 1.0, 5, nested=[([[0.0], [1.0]], [[1.0], [1.0]])])
     assert probe_part([0.0, 1.0], [0.0], [1.0], 1, 3, 0.05) == (0.0, 0.0)   # d = 1: Z ≡ 0
+    b = slq_w1_bound([[2.0], [2.0]], [[1.0], [1.0]], 2.0, 2.0, 50)          # A = 2 I
+    assert (b.quadrature, b.probe, b.total) == (0.0, 0.0, 0.0)
 
 
 def test_slq_density_reports_the_a_posteriori_bound():

@@ -275,7 +275,7 @@ def probe_part(xs: Any, lo: Any, hi: Any, dim: int, n_probes: int, eta: float
         raise ValueError(f"lo and hi must have xs.size - 1 = {xs.size - 1} entries, got "
                          f"{lo.size} and {hi.size}")
     dx = np.diff(xs)
-    if d < 2:                       # F_μ ∈ {0, 1}: Z ≡ 0
+    if d < 2 or dx.size == 0:       # F_μ ∈ {0, 1}, or a point spectrum: ∫|Z| = 0
         return 0.0, 0.0
     eta2 = KS_SHARE * eta
     eta1 = eta - eta2
