@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rmt.spectra.bounds import (_log_centred_beta_mgf, cms_envelope, cms_quadrature_part,
-                                nested_rules, probe_part, slq_w1_bound)
+from rmt.spectra.bounds import (_log_centred_beta_mgf, bracketing_rules, cms_envelope,
+                                cms_quadrature_part, nested_rules, probe_part, radau_rules,
+                                slq_w1_bound)
 from rmt.spectra.lanczos import _interval_from_rules, lanczos
 
 
@@ -28,11 +29,12 @@ def _problem(d, seed):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_envelope_holds_the_exact_probe_averaged_cdf(seed):
-    """The nested CMS envelope contains the probe-averaged cdf, formed exactly from the
-    eigenvectors, at every breakpoint interval, and its quadrature part bounds
-    W1(mean Gauss rule, mean probe measure) (d = 150, 10 probes × 12 steps, 8 nested rules):
-    deterministic inequalities, so every seed must satisfy them (1e-12: float64 rounding of
-    cumulative sums of 10 × 150 weights)."""
+    """The CMS envelope of the Gauss rules, the 8 nested rules and the 8 Radau-type rules
+    contains the probe-averaged cdf, formed exactly from the eigenvectors, on every breakpoint
+    interval, and its quadrature part bounds W1(mean Gauss rule, mean probe measure)
+    (d = 150, 10 probes × 12 steps): deterministic inequalities, so every seed must satisfy
+    them (1e-12: float64 rounding of cumulative sums of 10 × 150 weights). Each family of
+    rules tightens the part."""
     d, k, m = 150, 10, 12
     A = _problem(d, seed)
     lam, U = np.linalg.eigh(A)
@@ -40,22 +42,27 @@ def test_envelope_holds_the_exact_probe_averaged_cdf(seed):
     G /= np.linalg.norm(G, axis=0)
     res = lanczos(A, m, probes=G)
     th, tw, _ = res.quadrature()
-    nested = nested_rules(res)
+    nested, radau = nested_rules(res), radau_rules(res)
     assert len(nested) == 8 and nested[0][0].shape == (k, m - 1)
+    assert len(radau) == 8 and radau[0][0].shape == (k, m + 1)
+    tol = 1e-9 * np.abs(th).max()   # converged Ritz values coincide up to rounding
+    for X, _ in radau:              # Cauchy interlacing with the Gauss nodes: ξ_{i−1} ≤ θ_i ≤ ξ_i
+        assert np.all(X[:, :-1] <= th + tol) and np.all(th <= X[:, 1:] + tol)
     mu_w = ((U.T @ G) ** 2).T.ravel() / k                   # probe measures, weights
     mu_x = np.tile(lam, k)
-    xs, F_G, lo, hi = cms_envelope(th, tw, lam[0], lam[-1], nested)
+    xs, F_G, lo, hi = cms_envelope(th, tw, lam[0], lam[-1], nested + radau)
     mid = 0.5 * (xs[:-1] + xs[1:])
     o = np.argsort(mu_x)
     F_mu = np.concatenate([[0.0], np.cumsum(mu_w[o])])[np.searchsorted(mu_x[o], mid, "right")]
     assert np.all(lo <= F_mu + 1e-12) and np.all(F_mu <= hi + 1e-12)
     assert np.all(lo <= F_G + 1e-12) and np.all(F_G <= hi + 1e-12)
     exact = _w1(th.ravel(), tw.ravel() / k, mu_x, mu_w)
-    quad = cms_quadrature_part(th, tw, lam[0], lam[-1], nested)
+    both = cms_quadrature_part(th, tw, lam[0], lam[-1], bracketing_rules(res))
+    only_nested = cms_quadrature_part(th, tw, lam[0], lam[-1], nested)
     plain = cms_quadrature_part(th, tw, lam[0], lam[-1])
-    assert exact <= quad * (1 + 1e-12)
-    assert quad < plain                       # the nested rules cut the brackets
-    assert quad < 0.5 * (lam[-1] - lam[0])    # and it is informative
+    assert exact <= both * (1 + 1e-12)
+    assert both < only_nested < plain
+    assert both < 0.5 * (lam[-1] - lam[0])    # and it is informative
 
 
 @pytest.mark.parametrize("r,u", [(1, 0.5), (3, 40.0), (20, 300.0), (50, 7.0), (97, 250.0),
@@ -109,7 +116,7 @@ def test_total_covers_the_measured_w1_and_beats_the_a_priori_bound():
         res = lanczos(A, m, k, seed=1000 + s)    # not the matrix's seed: independent probes
         th, tw, r = res.quadrature()
         iv = _interval_from_rules(th, r)
-        b = slq_w1_bound(th, tw, iv.lower, iv.upper, d, nested=nested_rules(res))
+        b = slq_w1_bound(th, tw, iv.lower, iv.upper, d, nested=bracketing_rules(res))
         meas = _w1(th.ravel(), tw.ravel(), lam, np.ones(d))
         misses += meas > b.total
         ctu = iv.width * (12.0 / (2 * m - 1) + np.sqrt(np.log(2 * d / 0.05) / ((d + 2) * k)))
@@ -138,7 +145,7 @@ def test_validation_and_edge_cases():
 
 
 def test_slq_density_reports_the_a_posteriori_bound():
-    """slq_density's w1_bound is this module's bound on its own rules, nested rules and
+    """slq_density's w1_bound is this module's bound on its own rules, bracketing rules and
     interval."""
     from rmt.spectra import slq_density
 
@@ -146,7 +153,7 @@ def test_slq_density_reports_the_a_posteriori_bound():
     dens = slq_density(A, n_probes=6, n_steps=20, seed=2)
     res = lanczos(A, 20, 6, seed=2)
     b = slq_w1_bound(dens.nodes, dens.weights, *dens.interval, 120, dens.confidence,
-                     nested=nested_rules(res))
+                     nested=bracketing_rules(res))
     assert np.isclose(dens.w1_bound, b.total, rtol=1e-12)
     assert np.isclose(dens.quadrature_part * dens.width, b.quadrature, rtol=1e-12)
     assert np.isclose(dens.probe_part * dens.width, b.probe, rtol=1e-12)

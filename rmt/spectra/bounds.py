@@ -21,7 +21,13 @@ those of ``G_v`` and cut each bracket into sub-brackets, so the envelope ``L_v �
 (max of the lower, min of the upper bounds over the ``p + 1`` rules) is pointwise tighter. Averaged
 over probes, ``L̄ ≤ F_μ̄ ≤ Ū`` and the quadrature part is at most ``∫ max(F_Ḡ − L̄, Ū − F_Ḡ) dx``
 (no maximum over probes: each probe keeps its own bracket). ``p = 8`` nested rules cut the
-part by 24 % against the m-point rule alone; 32 would cut 1 % more.
+part by 24 % against the m-point rule alone; 32 would cut 1 % more. Sharper still, any rule that
+matches the moments up to degree ``2m`` (known: ``α_1…α_m``, ``β_1…β_m``) obeys the same
+inequalities at its nodes (the proof's interpolating polynomial has degree ``2m`` for ``m + 1``
+nodes): the ``(m + 1)``-point rules with a node at a prescribed ``x`` (Golub's Radau
+construction; the canonical representations of the Markov–Krein theory, whose CMS band at ``x``
+is the Christoffel function) interlace with ``G_v`` and put sharp bounds inside each bracket;
+8 of them (:func:`radau_rules`) cut the part by another 7 %.
 
 Probe part — holds with probability ``≥ 1 − η`` over the probes
 ------------------------------------------------------------------
@@ -84,6 +90,7 @@ from scipy.special import hyp1f1
 from ..validation import check_int, check_probability
 
 NESTED_DEPTH = 8          # nested Gauss rules m−1, …, m−8 beside the m-point rule
+RADAU_PHASES = 8          # (m+1)-point rules through 8 points of each bracket
 EDGE_FLOOR = 0.0075       # γ of g(F) = √(F(1−F)) + γ, the Jensen weight
 KS_SHARE = 0.1            # η₂ = KS_SHARE·η for the envelope of F, η₁ = η − η₂
 EXACT_MAX_DIM = 20_000    # above: the uniform-proxy probe part (O(d) Kummer calls per κ)
@@ -134,6 +141,40 @@ def nested_rules(result: Any, depth: int = NESTED_DEPTH) -> list[tuple[np.ndarra
             tw[v] = S[0] ** 2
         out.append((th, tw / tw.sum(axis=1, keepdims=True)))
     return out
+
+
+def radau_rules(result: Any, n_phases: int = RADAU_PHASES) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(m + 1)``-point rules ``(nodes, weights)``, each shape (k, m + 1), that match a
+    probe's moments up to degree ``2m`` and have a node at a prescribed point ``x``: ``x`` at the
+    phases ``(i + ½)/n_phases`` of each probe's central bracket. Built from the probe's ``α``,
+    ``β`` (``β_m`` the final residual): the last diagonal entry of the ``(m + 1)``-square Jacobi
+    matrix set to ``x + β_m² [(T_m − x)⁻¹]_{mm}`` makes ``x`` an eigenvalue (Golub's Radau
+    construction). Probes with ``β_m = 0`` or ``m < 2`` keep their exact Gauss rule plus a node
+    of weight 0."""
+    n_phases = check_int("n_phases", n_phases, 0)
+    alpha, beta = np.asarray(result.alpha), np.asarray(result.beta)
+    k, m = alpha.shape
+    out = [(np.empty((k, m + 1)), np.empty((k, m + 1))) for _ in range(n_phases)]
+    for v in range(k):
+        th, S = eigh_tridiagonal(alpha[v], beta[v, :m - 1])
+        bm = float(beta[v, m - 1])
+        for i, (X, Wt) in enumerate(out):
+            if bm == 0.0 or m < 2:
+                X[v], Wt[v] = np.append(th, th[0]), np.append(S[0] ** 2, 0.0)
+                continue
+            j = m // 2 - 1
+            x = th[j] + (i + 0.5) / n_phases * (th[j + 1] - th[j])
+            last = x + bm * bm * float(np.sum(S[m - 1] ** 2 / (th - x)))
+            X[v], Q = eigh_tridiagonal(np.append(alpha[v], last), beta[v, :m])
+            Wt[v] = Q[0] ** 2
+    return [(X, Wt / Wt.sum(axis=1, keepdims=True)) for X, Wt in out]
+
+
+def bracketing_rules(result: Any, depth: int = NESTED_DEPTH, n_phases: int = RADAU_PHASES
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`nested_rules` and :func:`radau_rules` of one Lanczos run: the ``nested`` argument
+    of :func:`slq_w1_bound`."""
+    return nested_rules(result, depth) + radau_rules(result, n_phases)
 
 
 def _sorted_rule(nodes: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -54,7 +54,7 @@ import numpy as np
 from .. import backend as bk
 from ..validation import check_choice, check_finite_array, check_int, check_probability, check_real
 from ..stats import grid_distances
-from .bounds import nested_rules, slq_w1_bound
+from .bounds import bracketing_rules, slq_w1_bound
 from .lanczos import _interval_from_rules, lanczos, spectral_edges
 from .operators import _Operator, as_operator, sphere_probes
 
@@ -88,7 +88,7 @@ def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confide
         Number of Jackson-damped Chebyshev moments ``N``.
     rules : (nodes, weights, lower) or (nodes, weights, lower, nested) (SLQ), optional
         The probes' Gauss rules, the lower end of the interval (of width ``width``) and
-        optionally the rules of fewer steps (:func:`rmt.spectra.bounds.nested_rules`): the bound
+        optionally further rules (:func:`rmt.spectra.bounds.bracketing_rules`): the bound
         is then :func:`rmt.spectra.bounds.slq_w1_bound` (a posteriori quadrature part, probe
         part from the exact Beta moment generating function).
 
@@ -497,7 +497,7 @@ def slq_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
     W = iv.width
     w1, quad, probe = density_w1_bound("slq", W, d, k, confidence, rule=rule,
                                        n_steps=np.where(res.exhausted, 0, m_used),
-                                       rules=(theta, weights, iv.lower, nested_rules(res)))
+                                       rules=(theta, weights, iv.lower, bracketing_rules(res)))
     return SLQDensity(interval=(iv.lower, iv.upper), dim=d, n_probes=k, confidence=float(confidence),
                       w1_bound=w1, quadrature_part=quad, probe_part=probe,
                       nodes=theta, weights=weights, n_steps=m_used, rule=rule,
