@@ -360,9 +360,10 @@ def _slq_bound_row(name: str, A: np.ndarray, ev: np.ndarray, k: int, m: int,
             "acc_rmt": f"covers {int(np.sum(bound >= w1))}/{n} seeds; bound {np.median(bound):.3g}"
                        f" = quadrature {np.median(quad):.3g} + probe {np.median(probe):.3g}; "
                        f"W1 {np.min(w1):.3g}–{np.max(w1):.3g}",
-            "note": "a posteriori bound of rmt.spectra.bounds (nested Chebyshev–Markov–Stieltjes "
-                    "envelope + exact-Beta-MGF probe part); W1 to numpy.linalg.eigvalsh; "
-                    "probe seeds differ from the matrix's seed"}
+            "note": "a posteriori bound of rmt.spectra.bounds (Chebyshev–Markov–Stieltjes "
+                    "envelope of the Gauss, nested and Radau-type rules + exact-Beta-MGF probe "
+                    "part); W1 to numpy.linalg.eigvalsh; probe seeds differ from the matrix's "
+                    "seed"}
 
 
 def slq(mode: str, venv: bool = True) -> list[dict]:

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rmt.spectra.bounds import (_log_centred_beta_mgf, bracketing_rules, cms_envelope,
-                                cms_quadrature_part, nested_rules, probe_part, radau_rules,
-                                slq_w1_bound)
+from rmt.spectra.bounds import (
+    _log_centred_beta_mgf,
+    bracketing_rules,
+    cms_envelope,
+    cms_quadrature_part,
+    nested_rules,
+    probe_part,
+    radau_rules,
+    slq_w1_bound,
+)
 from rmt.spectra.lanczos import _interval_from_rules, lanczos
 
 

@@ -64,9 +64,9 @@ used instead; the choice depends on ``d, k, η`` only.
 
 Measured (``d = 2000``, ``N = 4000``, 10 probes × 100 steps, probe seeds 1–10;
 :mod:`benchmarks.peer_sections`, section ``slq``): on a weighted covariance the bound is median
-5.8× (max 7.4×) the measured W1 (was 7.8×, max 10.1×), quadrature part 0.00257 (was 0.00338),
+5.6× (max 7.2×) the measured W1 (was 7.8×, max 10.1×), quadrature part 0.00239 (was 0.00338),
 probe part 0.00302 (was 0.00424), covering all 10 seeds; on Marchenko–Pastur (``γ = 1/2``)
-median 5.8× (max 7.4×, was 7.5×). What stops 3×: the true quadrature error ``W1(Ḡ, μ̄)`` is
+median 5.6× (max 7.1×, was 7.5×). What stops 3×: the true quadrature error ``W1(Ḡ, μ̄)`` is
 0.00064 (formed from the eigenvectors), but measures with all ``2m`` moments of each probe
 (Radau-type rules through a common mid-bracket phase) lie 0.00106 from ``Ḡ``, so no bound from
 the Lanczos data alone can go below that; and the exact 95 % quantile of the probe error
@@ -80,8 +80,9 @@ Bound on the mean (``probe_mean``): ``E ∫|Z| ≤ ∫ (Var Z)^{1/2} ≤ W (2k(d
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.linalg import eigh_tridiagonal

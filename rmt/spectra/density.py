@@ -17,12 +17,13 @@ spectral measure of ``B`` is at most ``W · (ε_quad + ε_probe)`` where
   ``√(ln(2n/η)/((n+2) n_v))``, which their probe count ``⌈4 t⁻² ln(2n/η)/(n+2)⌉`` and
   :func:`slq_parameters` still use for planning).
 * SLQ, reported: the a posteriori bound of :mod:`rmt.spectra.bounds` — the
-  Chebyshev–Markov–Stieltjes inequalities of the probes' Gauss rules and of the nested rules of
-  fewer steps bound each probe's cdf error (deterministic given the probes, no smoothness
-  needed), and the probe part uses the exact Beta moment generating function with the cdf's
-  envelope. At ``d = 2000``, 10 probes × 100 steps it is median 5.8× the measured W1 on a
-  weighted covariance and on Marchenko–Pastur over 10 probe seeds (was 7.8×;
-  :mod:`benchmarks.peer_sections`, section ``slq``). It is used whenever the rules are at hand.
+  Chebyshev–Markov–Stieltjes inequalities of the probes' Gauss rules, the nested rules of fewer
+  steps and Radau-type rules through points inside the brackets bound each probe's cdf error
+  (deterministic given the probes, no smoothness needed), and the probe part uses the exact Beta
+  moment generating function with the cdf's envelope. At ``d = 2000``, 10 probes × 100 steps it
+  is median 5.6× the measured W1 on a weighted covariance and on Marchenko–Pastur over 10 probe
+  seeds (was 7.8× and 7.5×; :mod:`benchmarks.peer_sections`, section ``slq``). It is used
+  whenever the rules are at hand.
 * SLQ, a priori (planning, and :func:`density_w1_bound` without rules): ``ε_quad = 12/(2m − 1)`` (CTU's constant: ``m = ⌈12/t + ½⌉`` steps give ``t/2``;
   ``rule="ctu"``, the default), or the sharper ``ε_quad = π/(4m)`` (``rule="favard"``): an
   ``m``-point Gauss rule is exact for degree ``2m − 1``, and a 1-Lipschitz function on an interval
