@@ -71,6 +71,7 @@ gradients preconditioned by the block-diagonal ``P`` (SciPy / CuPy ``cg``) and i
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -318,15 +319,19 @@ class SoftmaxLayerHessian:
             self._FF = (self.F[:, :, None] * self.F[:, None, :]).reshape(self.N, -1)
         return (self.Qt[c0:c1] @ self._FF).reshape(c1 - c0, self.p, self.p) / self.N
 
-    def lower_blocks(self, c0: int, c1: int, out: Any) -> Any:
+    def lower_blocks(self, c0: int, c1: int, out: Any, work: Any = None) -> Any:
         """The lower triangles of ``H_ii`` for ``c0 ≤ i < c1`` written into ``out`` (shape
         ``(c1 − c0, p, p)``; the strict upper triangles are left as they were): half the GEMM
         of :meth:`blocks`, ``(c1−c0) N p(p+1)`` flops, on the ``N × p(p+1)/2`` products
-        ``f_na f_nb`` with ``a ≥ b`` (kept after the first call)."""
+        ``f_na f_nb`` with ``a ≥ b`` (kept after the first call). ``work``, at least
+        ``(c1 − c0, p(p+1)/2)``, receives the product (a reused buffer spares the page faults of
+        a fresh array of tens of MB)."""
         rows, cols = np.tril_indices(self.p)
         if getattr(self, "_FF_low", None) is None:
-            self._FF_low = self.F[:, rows] * self.F[:, cols]
-        out[:, rows, cols] = (self.Qt[c0:c1] @ self._FF_low) * (1.0 / self.N)
+            self._FF_low = self.F[:, rows] * self.F[:, cols] * (1.0 / self.N)
+        G = self.Qt[c0:c1] @ self._FF_low if work is None else \
+            np.matmul(self.Qt[c0:c1], self._FF_low, out=work[:c1 - c0])
+        out[:, rows, cols] = G
         return out
 
     def dense(self) -> Any:
@@ -382,6 +387,8 @@ class _BlockP:
         self.Pinv_pre = (self.Pinv if pdt == np.dtype(hess.dtype)
                          else xp.empty((C, p, p), dtype=pdt))
         spans = [(c0, min(C, c0 + chunk)) for c0 in range(0, C, chunk)]
+        self.chunk = chunk
+        self._work = threading.local()
         workers = 1 if bk.backend_name(xp) == "cupy" else min(len(spans), bk.blas_thread_count())
         if workers == 1:
             for span in spans:
@@ -398,8 +405,13 @@ class _BlockP:
         if bk.backend_name(self.hess.xp) == "cupy":
             self.Pinv[c0:c1] = _spd_inv(self.hess.blocks(c0, c1), self.hess.xp)
         else:
+            work = getattr(self._work, "G", None)
+            if work is None:            # one product buffer per thread, reused for its chunks
+                p = self.hess.p
+                work = self._work.G = np.empty((self.chunk, p * (p + 1) // 2),
+                                               dtype=self.Pinv.dtype)
             out = self.Pinv[c0:c1]
-            self.hess.lower_blocks(c0, c1, out)
+            self.hess.lower_blocks(c0, c1, out, work)
             _spd_inv_inplace(out)
         if self.Pinv_pre is not self.Pinv:
             self.Pinv_pre[c0:c1] = self.Pinv[c0:c1]
