@@ -369,14 +369,16 @@ class _SymAcc:
         self.tri = not self.gpu or _cupy_syrk_ok(xp)
         self._tmp = None
 
-    def zeros(self) -> Any:
+    def zeros(self, dtype: Any = _F64) -> Any:
         if not self.gpu:
-            return np.zeros((self.n, self.n), dtype=_F64, order="F")
-        return self.xp.zeros((self.n, self.n), dtype=_F64)
+            return np.zeros((self.n, self.n), dtype=dtype, order="F")
+        return self.xp.zeros((self.n, self.n), dtype=dtype)
 
     def add(self, out: Any, A: Any, overwrite: bool = False) -> None:
         """``out += A Aᵀ`` (``overwrite``: ``out = A Aᵀ``, ``out`` not read), one triangle unless
-        CuPy's SYRK failed its check; the other triangle is left as it is (0 from :meth:`zeros`)."""
+        CuPy's SYRK failed its check; the other triangle is left as it is (0 from :meth:`zeros`).
+        ``out`` of ``A``'s type (e.g. a float32 accumulator from ``zeros(float32)``) is updated by
+        SYRK in place; a float64 ``out`` of float32 ``A`` gets the float32 product added."""
         if not self.tri:
             if overwrite:
                 out[...] = _as_f64(_gram(A, self.xp))
@@ -390,8 +392,9 @@ class _SymAcc:
         from scipy.linalg import blas  # noqa: PLC0415 - SciPy is a dependency; lazy for import time
 
         At = np.ascontiguousarray(A).T          # Fortran-ordered (k, n): SYRK reads it in place
-        if At.dtype == _F64:
-            r = blas.dsyrk(1.0, At, beta=beta, c=out, trans=1, overwrite_c=1)
+        if At.dtype == out.dtype:
+            syrk = blas.dsyrk if At.dtype == _F64 else blas.ssyrk
+            r = syrk(1.0, At, beta=beta, c=out, trans=1, overwrite_c=1)
             if r is not out:                    # f2py had to copy (never for our layouts)
                 out[...] = r
             return
@@ -408,7 +411,7 @@ class _SymAcc:
         xp = self.xp
         syrk = importlib.import_module("cupy.cublas").syrk
         A = xp.ascontiguousarray(A)             # C order: read in place by SYRK, no copy
-        if A.dtype == _F64:
+        if A.dtype == out.dtype:
             syrk("N", A, out=out, alpha=1.0, beta=beta, lower=True)
             return
         if self._tmp is None:                   # one triangle written, the other stays 0

@@ -176,21 +176,26 @@ def _whole_sums(P: Any, F: Any, lin: Any, sym: _SymAcc) -> tuple[Any, Any]:
     a_ = _tri_dot(sym, G, S, square=True, square_G=True)
     cw = int(max(1, min(c, _CHUNK_BYTES // max(1, 8 * n))))
     b2 = xp.empty(n * cw, lin)
-    bq = None if lin == P.dtype else xp.empty(n * cw, lin)
+    # mixed: float32 products summed in float32 over all classes (the bound's k = C), then
+    # converted once; a float64 accumulation per chunk would add N × N passes
+    acc = S if lin == P.dtype else sym.zeros(lin)
     for k, (c0, c1) in enumerate(_blocks(c, cw)):
         t2 = b2[:n * (c1 - c0)].reshape(n, c1 - c0)
         Pc = P[:, c0:c1]
         _powers(Pc, t2, Pc, normalise=False)          # t2 = P∘P, then P ← Q in place
-        sym.add(S, t2, overwrite=k == 0)              # S4
+        sym.add(acc, t2, overwrite=k == 0)            # S4
+    if acc is not S:
+        S[...] = acc
     d4 = xp.diagonal(S).copy()
     b_ = _tri_dot(sym, G, S)
-    if bq is None:
+    if acc is S:
         sym.add(S, P, overwrite=True)                 # QQᵀ
     else:                                             # float32 copies of Q, chunk by chunk
         for k, (c0, c1) in enumerate(_blocks(c, cw)):
-            tq = bq[:n * (c1 - c0)].reshape(n, c1 - c0)
+            tq = b2[:n * (c1 - c0)].reshape(n, c1 - c0)
             tq[...] = P[:, c0:c1]
-            sym.add(S, tq, overwrite=k == 0)
+            sym.add(acc, tq, overwrite=k == 0)
+        S[...] = acc
     dq = xp.diagonal(S).copy()
     d_ = _tri_dot(sym, G, S)
     return (d_, b_, a_ - b_), (d1, d4, dq), G
