@@ -110,9 +110,10 @@ def test_matrix_free_agrees_with_dense(C, d, extra, sigma, seed):
     N = d + 1 + extra
     model, X, y = _linear(C, d, N, sigma, seed)
     dense = preconditioner_quality(model, X, y, method="dense")
-    free = preconditioner_quality(model, X, y, method="lanczos", seed=seed)
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=seed, kappa_rtol=1e-3)
     # n ≤ 30 ≤ the 40 Lanczos steps: the Krylov space is exhausted, Ritz values exact; LOBPCG
-    # stops at a residual of 1e-5·λ_max, an interval of relative width ≤ 1e-5 κ ≤ 1e-2.
+    # (n > 16) stops at a residual of 1e-3·θ: the dense κ must lie in the interval (checked in
+    # _compare), which is about 1e-3 wide relative, well inside the 1e-2 asked here.
     _compare(dense, free, kappa_rtol=1e-2)
 
 
@@ -121,15 +122,16 @@ def test_matrix_free_agrees_with_dense_at_moderate_size():
     # n = 2000 > 40 steps: Lanczos must converge, not exhaust the space.
     model, X, y = _linear(10, 200, 400, 1.0, 0)
     dense = preconditioner_quality(model, X, y, method="dense")
-    free = preconditioner_quality(model, X, y, method="lanczos", seed=0)
-    _compare(dense, free, kappa_rtol=2e-3)
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=0, kappa_rtol=1e-3)
+    _compare(dense, free, kappa_rtol=2e-3)       # the interval is ≲ 1e-3 wide relative
 
 
 def test_hidden_net_layers():
     X, y = make_classification(60, 6, 7, seed=4)
     model = OneHiddenLayer.init(7, 6, 5, seed=5)
     dV = preconditioner_quality(model, X, y, blocks="V", method="dense")
-    fV = preconditioner_quality(model, X, y, blocks="V", method="lanczos", seed=0)
+    fV = preconditioner_quality(model, X, y, blocks="V", method="lanczos", seed=0,
+                                kappa_rtol=1e-3)
     _compare(dV, fV, kappa_rtol=1e-2)
     assert dV.n_blocks == 7 and dV.block_size == 5
     # W blocks: the dense layer equals the W–W part of the full closed-form Hessian.
@@ -208,3 +210,36 @@ def test_bad_models_and_sizes():
         dense_quality(np.eye(4), 2, np.ones(3))
     with pytest.raises(ValueError, match="P must"):
         SoftmaxLayerHessian(np.ones((3, 2)), np.ones((2, 3)))
+
+
+def test_block_inverses_in_threaded_chunks(monkeypatch):
+    import rmt.preconditioners as pc
+    from rmt import backend as bk
+
+    model, X, _ = _linear(10, 6, 40)
+    hess = SoftmaxLayerHessian(X, softmax(X @ model.V.T))
+    blocks = hess.blocks(0, 10)
+    ref = np.linalg.inv(blocks)
+    monkeypatch.setattr(bk, "blas_thread_count", lambda: 2)    # two workers, four chunks
+    Pb = pc._BlockP(hess, 3, np.float32)
+    # Cholesky inverses: backward stable, relative error ≲ p·eps·κ(H_ii) per block.
+    tol = 64 * 6 * EPS * np.linalg.cond(blocks)[:, None, None] * np.abs(ref).max(axis=(1, 2),
+                                                                               keepdims=True)
+    assert np.all(np.abs(Pb.Pinv - ref) <= tol)
+    np.testing.assert_array_equal(Pb.Pinv, Pb.Pinv.transpose(0, 2, 1))
+    assert Pb.Pinv_pre.dtype == np.float32
+    np.testing.assert_array_equal(Pb.Pinv_pre, Pb.Pinv.astype(np.float32))
+    U = np.random.default_rng(1).standard_normal((10, 6, 2))
+    np.testing.assert_allclose(Pb.solve(Pb.apply(U)), U, rtol=0, atol=1e-9 * np.abs(U).max())
+
+
+def test_float32_preconditioner_path_agrees_with_dense(monkeypatch):
+    # The path of large layers (float32 copy of the block inverses, LOBPCG searching in
+    # float32, float64 certificate) forced at a size the dense reference can check.
+    import rmt.preconditioners as pc
+
+    monkeypatch.setattr(pc, "FLOAT32_PRECONDITIONER_ABOVE", 0)
+    model, X, y = _linear(8, 12, 60, 1.0, 2)
+    dense = preconditioner_quality(model, X, y, method="dense")
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=0, kappa_rtol=1e-3)
+    _compare(dense, free, kappa_rtol=2e-3)      # the κ intervals are ≲ 1e-3 wide relative

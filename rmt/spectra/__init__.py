@@ -18,7 +18,9 @@ Modules
 * :mod:`~rmt.spectra.operators` — operators (:func:`as_operator`) and probes on the sphere;
 * :mod:`~rmt.spectra.exact` — :func:`eigvalsh_batched` and the Stieltjes transform and moments
   of exact eigenvalues;
-* :mod:`~rmt.spectra.lanczos` — the batched Lanczos iteration and spectral edges;
+* :mod:`~rmt.spectra.lanczos` — the batched Lanczos iteration, Lanczos for a pencil
+  ``(A, B)`` and spectral edges;
+* :mod:`~rmt.spectra.lockstep` — the smallest eigenpair of several operators at once (LOBPCG);
 * :mod:`~rmt.spectra.density` — SLQ and KPM densities and their Wasserstein-1 error bound
   (:func:`~rmt.spectra.density.density_w1_bound`);
 * :mod:`~rmt.spectra.trace` — the Stieltjes transform by SLQ and moments by Hutchinson.
@@ -47,7 +49,7 @@ from .exact import (  # noqa: F401
     moments_from_eigenvalues,
     stieltjes_from_eigenvalues,
 )
-from .lanczos import LanczosResult, SpectralInterval, lanczos, spectral_edges
+from .lanczos import LanczosResult, SpectralInterval, lanczos, lanczos_pencil, spectral_edges
 from .operators import as_operator, sphere_probes
 from .trace import (
     MomentEstimate,
@@ -63,6 +65,7 @@ __all__ = [
     "eigvalsh_chunk_size",
     "LanczosResult",
     "lanczos",
+    "lanczos_pencil",
     "SpectralInterval",
     "spectral_edges",
     "slq_parameters",
