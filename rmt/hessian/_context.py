@@ -76,10 +76,15 @@ def _check_X(X: Any, model: Any, xp: ModuleType) -> Any:
                              "e.g. X.astype(numpy.float32)")
     dt = np.dtype(np.float32) if np.result_type(*(a.dtype for _, a in arrays)) == np.float32 \
         else np.dtype(_F64)
-    s = float(xp.max(xp.abs(X)))
+    s = max(float(xp.max(X)), -float(xp.min(X)))     # max |x|, without an |X| temporary
     if s > 0:
-        # log10 of the largest squared row norm ν = s² · max_n ‖x_n / s‖² (no overflow here).
-        lnu = 2 * math.log10(s) + math.log10(float(xp.max(xp.sum((X / s) ** 2, axis=1))))
+        fx = np.finfo(X.dtype)
+        if math.sqrt(float(fx.tiny)) * 1e8 < s < math.sqrt(float(fx.max) / (1 + X.shape[1])):
+            # Σ x² neither overflows nor underflows to 0: no scaled copy of X is needed
+            lnu = math.log10(float(xp.max(xp.einsum("ij,ij->i", X, X))))
+        else:
+            # log10 of the largest squared row norm ν = s² · max_n ‖x_n / s‖² (no overflow here)
+            lnu = 2 * math.log10(s) + math.log10(float(xp.max(xp.sum((X / s) ** 2, axis=1))))
         N = int(X.shape[0])
         fi = np.finfo(dt)
         # A Gram term (x_nᵀx_m)² is at most ν², and the products sum N of them in `dt`; the

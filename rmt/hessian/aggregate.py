@@ -243,7 +243,8 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
     rows = _blocks(N, nb)
     # everything read back is kept where it was computed and copied once at the end (one
     # device→host transfer per call on CuPy: the sampled path calls this per group)
-    nu = xp.sum(_as_f64(F) ** 2, axis=1)
+    F64 = _as_f64(F)
+    nu = xp.einsum("ij,ij->i", F64, F64)          # ‖f_n‖², no N × p temporary
     whole = None
     if len(rows) == 1 and cc >= C:
         whole = _logits(F, V)                    # one logits product serves lse and P
