@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from rmt import hessian as H
 from rmt.hessian._context import _SymAcc
+from rmt.hessian import aggregate as AG
 from rmt.hessian.aggregate import _powers
 from rmt.models import LinearClassifier
 
@@ -97,6 +98,48 @@ def test_triangle_accumulator_equals_full_products(dtype):
     u = float(np.finfo(dtype).eps)
     assert np.allclose(np.triu(Sf), S, rtol=(C + 4) * u, atol=0)
     assert math.isclose(sym.dot(G, S), float(np.sum(Gf * Sf)), rel_tol=(C + N * N + 4) * u)
+
+
+def test_overwriting_syrk_and_cache_blocked_triangle_sums(monkeypatch):
+    """``add(..., overwrite=True)`` replaces the stored triangle (float64 SYRK with beta = 0,
+    float32 into the reused buffer) and leaves the other at 0; ``_tri_dot`` over column blocks
+    (forced to 3 columns) equals the full sums Σ G∘S and Σ G∘S∘S, squaring G in place when
+    asked: sums of N² nonnegative products, relative ≤ (N² + 4)·EPS."""
+    monkeypatch.setattr(AG, "_CACHE_BYTES", 3 * 8 * 11 * 3)
+    rng = np.random.default_rng(5)
+    N = 11
+    A, B = rng.random((N, 7)), rng.random((N, 4))
+    for dtype in (np.float64, np.float32):
+        sym = _SymAcc(np, N)
+        S, G = sym.zeros(), sym.zeros()
+        sym.add(S, rng.random((N, 3)))                 # something to overwrite
+        sym.add(S, A.astype(dtype), overwrite=True)
+        A64 = A.astype(dtype).astype(np.float64)
+        u = float(np.finfo(dtype).eps)
+        assert np.all(np.tril(S, -1) == 0)
+        assert np.allclose(np.triu(A64 @ A64.T), S, rtol=(7 + 2) * u, atol=0)
+        sym.add(G, B)
+        Gf, Sf = B @ B.T, A64 @ A64.T
+        assert math.isclose(AG._tri_dot(sym, G, S), float(np.sum(Gf * Sf)),
+                            rel_tol=(N * N + 4) * EPS + 9 * u)
+        assert math.isclose(AG._tri_dot(sym, G, S, square=True, square_G=True),
+                            float(np.sum(Gf * Gf * Sf * Sf)), rel_tol=(N * N + 4) * EPS + 18 * u)
+        assert np.allclose(np.triu(Gf * Gf), G, rtol=8 * EPS, atol=0)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_bound_holds_on_chunked_and_row_block_paths(monkeypatch, mixed):
+    """The whole-softmax path with several column chunks (P∘P chunk by chunk, P turned into Q
+    in place) and cache blocks, and the row-block path that a small memory_limit forces, stay
+    within rel_error_bound of the exact ratio (rational arithmetic, as above)."""
+    monkeypatch.setattr(AG, "_CHUNK_BYTES", 8 * 9 * 2)    # 2 classes per chunk: 4 chunks
+    monkeypatch.setattr(AG, "_CACHE_BYTES", 3 * 8 * 9 * 2)
+    model = LinearClassifier.init(7, 3, 2.0, seed=8)
+    X = np.random.default_rng(9).standard_normal((9, 3))
+    exact = math.sqrt(_exact_ratio(X, _probabilities(model, X)))
+    for limit in (None, 3000, 1200, 400):   # whole; row blocks of 2 and 1; 3-class chunks
+        s = H.block_norms(model, X, mixed=mixed, memory_limit=limit)
+        assert abs(s.aggregate_ratio / exact - 1) <= s.rel_error_bound + 2 * EPS, limit
 
 
 def test_block_ratio_reuses_the_aggregate_and_budgets_auto_pairs():

@@ -232,6 +232,38 @@ def test_mp_pdf_is_derivative_of_cdf():
     np.testing.assert_allclose(num, mp.pdf(x), atol=1e-8)
 
 
+@pytest.mark.parametrize("ratio", [0.5, 1.0, 2.0])
+def test_mp_pdf_blocks_layouts_and_nan(ratio):
+    """pdf works in cache-sized blocks (marchenko_pastur._PDF_BLOCK points): on arrays of
+    several blocks, 2-D, strided and 0-d input it must equal point-by-point evaluation bit for
+    bit (same float operations per point), give exactly 0 at ±inf and huge |x| without a
+    RuntimeWarning (x is clipped into the bulk first), and raise on a NaN in any block."""
+    import warnings  # noqa: PLC0415
+    from rmt.laws import marchenko_pastur as M  # noqa: PLC0415
+
+    mp = MarchenkoPastur(ratio, 1.5)
+    a, b = mp.support()
+    n = 2 * M._PDF_BLOCK + 123
+    x = np.linspace(a - 0.3, b + 0.3, n)
+    each = np.array([mp.pdf(float(v)) for v in x[::97]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = mp.pdf(x)
+        np.testing.assert_array_equal(full[::97], each)
+        np.testing.assert_array_equal(mp.pdf(x[::97]), each)          # strided view
+        np.testing.assert_array_equal(mp.pdf(x[:8 * 97:97].reshape(2, 4)),
+                                      each[:8].reshape(2, 4))
+        assert mp.pdf(np.array(x[97])) == each[1]                      # 0-d
+        assert mp.pdf(list(x[:194:97])).tolist() == each[:2].tolist()  # non-ndarray input
+        big = np.array([-np.inf, -1e300, 1e300, np.inf, b, np.nextafter(b, np.inf)])
+        np.testing.assert_array_equal(mp.pdf(big), np.zeros(6))
+    for where in (0, M._PDF_BLOCK + 5, n - 1):
+        y = x.copy()
+        y[where] = np.nan
+        with pytest.raises(ValueError, match="x must not contain NaN"):
+            mp.pdf(y)
+
+
 def test_mp_stieltjes_branch_and_inversion():
     mp = MarchenkoPastur(0.5, 1.2)
     rng = np.random.default_rng(0)

@@ -76,10 +76,15 @@ def _check_X(X: Any, model: Any, xp: ModuleType) -> Any:
                              "e.g. X.astype(numpy.float32)")
     dt = np.dtype(np.float32) if np.result_type(*(a.dtype for _, a in arrays)) == np.float32 \
         else np.dtype(_F64)
-    s = float(xp.max(xp.abs(X)))
+    s = max(float(xp.max(X)), -float(xp.min(X)))     # max |x|, without an |X| temporary
     if s > 0:
-        # log10 of the largest squared row norm ν = s² · max_n ‖x_n / s‖² (no overflow here).
-        lnu = 2 * math.log10(s) + math.log10(float(xp.max(xp.sum((X / s) ** 2, axis=1))))
+        fx = np.finfo(X.dtype)
+        if math.sqrt(float(fx.tiny)) * 1e8 < s < math.sqrt(float(fx.max) / (1 + X.shape[1])):
+            # Σ x² neither overflows nor underflows to 0: no scaled copy of X is needed
+            lnu = math.log10(float(xp.max(xp.einsum("ij,ij->i", X, X))))
+        else:
+            # log10 of the largest squared row norm ν = s² · max_n ‖x_n / s‖² (no overflow here)
+            lnu = 2 * math.log10(s) + math.log10(float(xp.max(xp.sum((X / s) ** 2, axis=1))))
         N = int(X.shape[0])
         fi = np.finfo(dt)
         # A Gram term (x_nᵀx_m)² is at most ν², and the products sum N of them in `dt`; the
@@ -369,24 +374,32 @@ class _SymAcc:
         self.tri = not self.gpu or _cupy_syrk_ok(xp)
         self._tmp = None
 
-    def zeros(self) -> Any:
+    def zeros(self, dtype: Any = _F64) -> Any:
         if not self.gpu:
-            return np.zeros((self.n, self.n), dtype=_F64, order="F")
-        return self.xp.zeros((self.n, self.n), dtype=_F64)
+            return np.zeros((self.n, self.n), dtype=dtype, order="F")
+        return self.xp.zeros((self.n, self.n), dtype=dtype)
 
-    def add(self, out: Any, A: Any) -> None:
-        """``out += A Aᵀ`` (one triangle, unless CuPy's SYRK failed its check)."""
+    def add(self, out: Any, A: Any, overwrite: bool = False) -> None:
+        """``out += A Aᵀ`` (``overwrite``: ``out = A Aᵀ``, ``out`` not read), one triangle unless
+        CuPy's SYRK failed its check; the other triangle is left as it is (0 from :meth:`zeros`).
+        ``out`` of ``A``'s type (e.g. a float32 accumulator from ``zeros(float32)``) is updated by
+        SYRK in place; a float64 ``out`` of float32 ``A`` gets the float32 product added."""
         if not self.tri:
-            out += _as_f64(_gram(A, self.xp))
+            if overwrite:
+                out[...] = _as_f64(_gram(A, self.xp))
+            else:
+                out += _as_f64(_gram(A, self.xp))
             return
+        beta = 0.0 if overwrite else 1.0
         if self.gpu:
-            self._add_gpu(out, A)
+            self._add_gpu(out, A, beta)
             return
         from scipy.linalg import blas  # noqa: PLC0415 - SciPy is a dependency; lazy for import time
 
         At = np.ascontiguousarray(A).T          # Fortran-ordered (k, n): SYRK reads it in place
-        if At.dtype == _F64:
-            r = blas.dsyrk(1.0, At, beta=1.0, c=out, trans=1, overwrite_c=1)
+        if At.dtype == out.dtype:
+            syrk = blas.dsyrk if At.dtype == _F64 else blas.ssyrk
+            r = syrk(1.0, At, beta=beta, c=out, trans=1, overwrite_c=1)
             if r is not out:                    # f2py had to copy (never for our layouts)
                 out[...] = r
             return
@@ -394,19 +407,25 @@ class _SymAcc:
             self._tmp = np.zeros((self.n, self.n), dtype=np.float32, order="F")
         r = blas.ssyrk(1.0, At.astype(np.float32, copy=False), beta=0.0, c=self._tmp,
                        trans=1, overwrite_c=1)
-        out += r
+        if overwrite:
+            out[...] = r
+        else:
+            out += r
 
-    def _add_gpu(self, out: Any, A: Any) -> None:
+    def _add_gpu(self, out: Any, A: Any, beta: float) -> None:
         xp = self.xp
         syrk = importlib.import_module("cupy.cublas").syrk
         A = xp.ascontiguousarray(A)             # C order: read in place by SYRK, no copy
-        if A.dtype == _F64:
-            syrk("N", A, out=out, alpha=1.0, beta=1.0, lower=True)
+        if A.dtype == out.dtype:
+            syrk("N", A, out=out, alpha=1.0, beta=beta, lower=True)
             return
         if self._tmp is None:                   # one triangle written, the other stays 0
             self._tmp = xp.zeros((self.n, self.n), dtype=A.dtype)
         syrk("N", A, out=self._tmp, alpha=1.0, beta=0.0, lower=True)
-        out += self._tmp
+        if beta == 0.0:
+            out[...] = self._tmp
+        else:
+            out += self._tmp
 
     def matmul(self, G: Any, W: Any) -> Any:
         """``G @ W`` for a symmetric ``G`` made by this accumulator (BLAS SYMM on NumPy; on CuPy

@@ -22,8 +22,9 @@ roundoff of a product's type, ``γ_k(u) = k u / (1 − k u)``, ``ν_n = ‖f_n�
 2. ``G`` is formed in float64 from ``p``-term dot products: ``|Ĝ_nm − G_nm| ≤ δ_G ν_n ν_m``
    with ``δ_G = 2γ_p + γ_p² + u₆₄ (1 + γ_p)²``; for ``S ≥ 0`` entrywise and symmetric positive
    semidefinite, ``S_nm ≤ (S_nn S_mm)^{1/2}``, so ``Σ ν_n ν_m S_nm ≤ (Σ_n ν_n S_nn^{1/2})²``.
-3. Each ``Σ G∘S`` is a dot product of ``M ≤ N²`` terms (``γ_{M+3}(u₆₄)`` covers it and the two
-   elementwise roundings of ``S1∘S1 − S4``).
+3. Each of ``D``, ``A = Σ G∘S1∘S1`` and ``B`` is a dot product of ``M ≤ N²`` terms, and
+   ``O = A − B`` one subtraction (``γ_{M+3}(u₆₄)`` covers the sum, the elementwise rounding
+   of ``S1∘S1`` and that of ``A − B``, at most ``u₆₄ O ≤ u₆₄ A``).
 
 Hence, with ``D`` the diagonal sum, ``O = A − B`` the off-diagonal sum, ``A = Σ G∘S1∘S1`` and
 ``B = Σ G∘S4`` (all measured), ``γ = γ_{N²+3}(u₆₄)``:
@@ -71,6 +72,19 @@ def _gamma(k: float, u: float) -> float:
     return ku / (1.0 - ku) if ku < 1 else math.inf
 
 
+def _logits(F: Any, V: Any) -> Any:
+    """``F Vᵀ``. On NumPy by SciPy's BLAS, the library of the SYRKs that follow: NumPy and SciPy
+    may each bring their own OpenBLAS, and the idle threads of one spin while the other's
+    work, on the same cores."""
+    if bk.backend_name(bk.get_xp(F)) != "numpy" or F.dtype != V.dtype:
+        return F @ V.T
+    from scipy.linalg import blas  # noqa: PLC0415
+
+    gemm = blas.dgemm if F.dtype == _F64 else blas.sgemm
+    # (V Fᵀ) in Fortran order is F Vᵀ in C order; the transposed views are read in place
+    return gemm(1.0, V.T, F.T, trans_a=1).T
+
+
 def _powers(P: Any, P2: Any, Q: Any, normalise: bool) -> None:
     """In place: (optionally) ``P ← softmax(P)`` row-wise from logits; then ``P2 = P∘P`` and
     ``Q = P − P∘P`` in their own dtypes. On NumPy fused over row blocks that stay in cache (one
@@ -112,27 +126,80 @@ def _powers(P: Any, P2: Any, Q: Any, normalise: bool) -> None:
             f.result()
 
 
-#: Bytes of one column-chunk buffer of ``P∘P`` and ``Q`` (reused across chunks and small enough
-#: for the allocator to keep: fresh ``N × C`` arrays would be new pages on every call).
-_CHUNK_BYTES = 8 << 20
+#: Bytes of the column-chunk buffer of ``P∘P`` (reused across chunks: a fresh ``N × C`` array
+#: would be new pages on every call). At N = 2048, C = 4000 the chunked SYRKs then take 1.17×
+#: one SYRK over all classes (8 MB chunks: 1.32×; measured, paired, powers included).
+_CHUNK_BYTES = 16 << 20
 
 
-def _powers_by_columns(P: Any, lin: Any, sym: _SymAcc, S4: Any, SQ: Any) -> None:
-    """``S4 += (P∘P)(P∘P)ᵀ`` and ``SQ += Q Qᵀ`` (``Q = P − P∘P``) by column chunks of ``P``, the
-    powers in dtype ``lin`` (float64 values rounded once) in two reused contiguous buffers."""
-    xp = bk.get_xp(P)
+def _tri_dot(sym: _SymAcc, G: Any, S: Any, square: bool = False, square_G: bool = False) -> Any:
+    """``Σ G∘S`` (``square``: ``Σ G∘S∘S``, ``S`` squared in place off NumPy) of two symmetric
+    matrices made by ``sym``, first squaring ``G`` in place when ``square_G``. On NumPy (one
+    triangle stored) one pass over the stored (upper) triangles in column blocks that stay in
+    cache, the sum twice the triangle's less the diagonal's terms; no ``N × N`` temporaries."""
+    if sym.gpu or not sym.tri:
+        if square_G:
+            G *= G
+        if square:
+            S *= S
+        return sym.dot(G, S)
+    n = sym.n
+    w = max(1, _CACHE_BYTES // (3 * 8 * n))           # three n × w column blocks in cache
+    buf = np.empty(n * w)
+    acc = 0.0
+    for j0, j1 in _blocks(n, w):
+        # F order: the upper triangle of columns j0..j1 lies in their first j1 rows
+        g, s = G[:j1, j0:j1], S[:j1, j0:j1]
+        if square_G:
+            np.multiply(g, g, out=g)
+        if square:
+            t = buf[:j1 * (j1 - j0)].reshape((j1, j1 - j0), order="F")
+            s = np.multiply(s, s, out=t)
+        acc += float(np.einsum("ij,ij->", g, s))
+    ds = np.diagonal(S)
+    return 2.0 * acc - float(np.diagonal(G) @ (ds * ds if square else ds))
+
+
+def _whole_sums(P: Any, F: Any, lin: Any, sym: _SymAcc) -> tuple[Any, Any]:
+    """``(D, B, O)`` and the diagonals of ``S1``, ``S4``, ``QQᵀ`` when the softmax ``P`` of all
+    rows and classes fits at once; ``P`` is overwritten (by ``Q``) and ``G``, squared, is
+    returned with them. Two ``N × N`` accumulators in all: ``G`` and one product ``S`` that
+    serves the three sums in turn (each reduced against ``G`` before the next overwrites it),
+    so ``O = A − B`` with ``A = Σ G∘S1∘S1`` (the bound of the module docstring is in terms of
+    ``A`` and ``B``); ``S1`` and ``QQᵀ`` are single SYRKs over all classes. ``P∘P`` goes by
+    column chunks through one reused buffer, which also turns ``P`` into ``Q`` in place."""
+    xp = sym.xp
     n, c = (int(s) for s in P.shape)
+    G, S = sym.zeros(), sym.zeros()
+    sym.add(G, _as_f64(F))
+    sym.add(S, P, overwrite=True)                     # S1
+    d1 = xp.diagonal(S).copy()
+    a_ = _tri_dot(sym, G, S, square=True, square_G=True)
     cw = int(max(1, min(c, _CHUNK_BYTES // max(1, 8 * n))))
-    b2, bq = xp.empty(n * cw, lin), xp.empty(n * cw, lin)
-    for c0, c1 in _blocks(c, cw):
+    b2 = xp.empty(n * cw, lin)
+    # mixed: float32 products summed in float32 over all classes (the bound's k = C), then
+    # converted once; a float64 accumulation per chunk would add N × N passes
+    acc = S if lin == P.dtype else sym.zeros(lin)
+    for k, (c0, c1) in enumerate(_blocks(c, cw)):
+        t2 = b2[:n * (c1 - c0)].reshape(n, c1 - c0)
         Pc = P[:, c0:c1]
-        t2, tq = b2[:n * (c1 - c0)].reshape(n, c1 - c0), bq[:n * (c1 - c0)].reshape(n, c1 - c0)
-        sq = Pc * Pc                               # in P's type, then rounded once into lin
-        t2[...] = sq
-        xp.subtract(Pc, sq, out=sq)
-        tq[...] = sq
-        sym.add(S4, t2)
-        sym.add(SQ, tq)
+        _powers(Pc, t2, Pc, normalise=False)          # t2 = P∘P, then P ← Q in place
+        sym.add(acc, t2, overwrite=k == 0)            # S4
+    if acc is not S:
+        S[...] = acc
+    d4 = xp.diagonal(S).copy()
+    b_ = _tri_dot(sym, G, S)
+    if acc is S:
+        sym.add(S, P, overwrite=True)                 # QQᵀ
+    else:                                             # float32 copies of Q, chunk by chunk
+        for k, (c0, c1) in enumerate(_blocks(c, cw)):
+            tq = b2[:n * (c1 - c0)].reshape(n, c1 - c0)
+            tq[...] = P[:, c0:c1]
+            sym.add(acc, tq, overwrite=k == 0)
+        S[...] = acc
+    dq = xp.diagonal(S).copy()
+    d_ = _tri_dot(sym, G, S)
+    return (d_, b_, a_ - b_), (d1, d4, dq), G
 
 
 def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
@@ -144,13 +211,17 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
     GEMMs that define the floor), ``2 N p C`` for the logits (``4 N p C`` when a second pass is
     needed for the log-sum-exp), ``N² p`` for ``G``, one ``exp`` per logit, fused with the
     powers of ``P`` in cache-sized row blocks. On NumPy SYRK accumulates in place into one
-    triangle of each float64 accumulator and each ``Σ G∘S`` is one dot product of the stored
-    triangles (:class:`_SymAcc`): no temporary ``N × N`` matrices. Chunked over classes (``cc``)
+    triangle of each float64 accumulator and each ``Σ G∘S`` is one cache-blocked pass over the
+    stored triangles (:func:`_tri_dot`): no temporary ``N × N`` matrices. When the softmax fits
+    whole, the logits are one SciPy GEMM and two accumulators serve (:func:`_whole_sums`:
+    ``S1`` and ``QQᵀ`` each one SYRK over all classes, ``P`` turned into ``Q`` in place).
+    Chunked over classes (``cc``)
     and rows (``nb``); with ``nb < N`` the logits are recomputed for each pair of row blocks
     (``≈ 2 N² p C / nb`` more flops) and off-diagonal row blocks use GEMMs.
 
     Memory (the plan given to :func:`_plan`): per pair of row blocks four float64 ``nb × nb``
-    accumulators (S1, S4, QQᵀ, G), at most three product temporaries in the inputs' type and one
+    accumulators (S1, S4, QQᵀ, G; two when the softmax fits whole, plus a copy of ``P`` when
+    ``share`` is given), at most three product temporaries in the inputs' type and one
     float64 conversion, ``(40 + 3·isz)·nb²`` bytes, plus a float64 copy of the rows of ``F``;
     per class column ``8·isz·nb`` (logits/P, P∘P, Q for two row blocks) plus ``isz·p`` for the
     chunk of ``V``.
@@ -172,10 +243,11 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
     rows = _blocks(N, nb)
     # everything read back is kept where it was computed and copied once at the end (one
     # device→host transfer per call on CuPy: the sampled path calls this per group)
-    nu = xp.sum(_as_f64(F) ** 2, axis=1)
+    F64 = _as_f64(F)
+    nu = xp.einsum("ij,ij->i", F64, F64)          # ‖f_n‖², no N × p temporary
     whole = None
     if len(rows) == 1 and cc >= C:
-        whole = F @ V.T                          # one logits product serves lse and P
+        whole = _logits(F, V)                    # one logits product serves lse and P
         _powers(whole, None, None, normalise=True)
         lse = None
     else:
@@ -189,24 +261,30 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
 
     sums: list[Any] = []                          # (D, B, O) per pair of row blocks, weighted
     diags: list[Any] = []                         # diagonals of S1, S4, QQᵀ per row block
+    if whole is not None:
+        sym = _SymAcc(xp, N)
+        sums3, dg, G = _whole_sums(whole if share is None else whole.copy(), F, lin, sym)
+        sums.append(xp.stack(sums3))
+        diags.append(xp.stack(dg))
+        if share is not None:
+            share.update(P=whole, G=G, sym=sym)
+        rows = []
     for bi, (r0, r1) in enumerate(rows):
         for s0, s1 in rows[bi:]:
-            same = r0 == s0
-            if same:
+            if r0 == s0:
                 sym = _SymAcc(xp, r1 - r0)
                 S1, S4, SQ, G = sym.zeros(), sym.zeros(), sym.zeros(), sym.zeros()
-                if whole is not None:
-                    sym.add(S1, whole)
-                    _powers_by_columns(whole, lin, sym, S4, SQ)
-                for c0, c1 in ([] if whole is not None else _blocks(C, cc)):
+                for c0, c1 in _blocks(C, cc):
                     P, P2, Q = parts(r0, r1, c0, c1)
                     sym.add(S1, P)
                     sym.add(S4, P2)
                     sym.add(SQ, Q)
                     del P, P2, Q
                 sym.add(G, _as_f64(F[r0:r1]))
-                dot = sym.dot
                 diags.append(xp.stack([xp.diagonal(S1), xp.diagonal(S4), xp.diagonal(SQ)]))
+                d_ = _tri_dot(sym, G, SQ, square_G=True)
+                b_ = _tri_dot(sym, G, S4)
+                a_ = _tri_dot(sym, G, S1, square=True)
                 w = 1.0
             else:                                # off-diagonal row blocks: GEMMs, counted twice
                 S1, S4, SQ = (xp.zeros((r1 - r0, s1 - s0), dtype=_F64) for _ in range(3))
@@ -218,17 +296,11 @@ def ce_aggregate(F: Any, V: Any, head: _Head, limit: int, mixed: bool = False,
                     SQ += _as_f64(Q @ Qs.T)
                     del P, P2, Q, Ps, Ps2, Qs
                 G = _as_f64(F[r0:r1]) @ _as_f64(F[s0:s1]).T
-
-                def dot(a: Any, b: Any) -> Any:
-                    return xp.vdot(a.ravel(), b.ravel())
+                G *= G
+                S1 *= S1
+                d_, b_, a_ = (xp.vdot(G.ravel(), M.ravel()) for M in (SQ, S4, S1))
                 w = 2.0
-            G *= G
-            d_, b_ = dot(G, SQ), dot(G, S4)
-            S1 *= S1
-            S1 -= S4
-            sums.append(w * xp.stack([d_, b_, dot(G, S1)]))
-            if same and share is not None and whole is not None:
-                share.update(P=whole, G=G, sym=sym)
+            sums.append(w * xp.stack([d_, b_, a_ - b_]))
             del S1, S4, SQ, G
     nu, dS, tot = bk.to_host(nu, xp.concatenate(diags, axis=1), xp.stack(sums).sum(axis=0))
     dS1, dS4, dSQ = dS
