@@ -243,3 +243,27 @@ def test_float32_preconditioner_path_agrees_with_dense(monkeypatch):
     dense = preconditioner_quality(model, X, y, method="dense")
     free = preconditioner_quality(model, X, y, method="lanczos", seed=0, kappa_rtol=1e-3)
     _compare(dense, free, kappa_rtol=2e-3)      # the κ intervals are ≲ 1e-3 wide relative
+
+
+@pytest.mark.gpu
+def test_matrix_free_on_cupy_agrees_with_numpy():
+    # The CuPy branch: batched Cholesky inverses, lockstep LOBPCG, pencil Lanczos, cupyx cg.
+    from rmt import backend as bk
+
+    cp = bk.get_cupy()
+    model, X, y = _linear(8, 12, 60, 1.0, 2)
+    ref = preconditioner_quality(model, X, y, method="lanczos", seed=0, kappa_rtol=1e-3)
+    gmodel = LinearClassifier(cp.asarray(model.V))
+    got = preconditioner_quality(gmodel, cp.asarray(X), cp.asarray(y), method="lanczos",
+                                 seed=0, kappa_rtol=1e-3)
+    for name in APPROXIMATIONS:
+        a, b = ref.results[name], got.results[name]
+        # Same start vectors (host-drawn seeds): the same quantities to rounding, except κ,
+        # whose LOBPCG stops at a residual ≤ 1e-3·θ on either path: both lie in both intervals.
+        assert abs(a.frobenius_error - b.frobenius_error) < 1e-12
+        assert abs(a.spectral_error - b.spectral_error) <= 1e-9
+        lo, hi = a.kappa_bounds
+        assert lo * (1 - 1e-9) <= b.kappa <= hi * (1 + 1e-9) or \
+            b.kappa_bounds[0] * (1 - 1e-9) <= a.kappa <= b.kappa_bounds[1] * (1 + 1e-9)
+        for f in ("newton_error", "newton_direction_error", "newton_decrease"):
+            assert abs(getattr(a, f) - getattr(b, f)) < 1e-6    # CG to 1e-10 relative, κ < 1e4

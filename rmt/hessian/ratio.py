@@ -176,7 +176,7 @@ def block_ratio(model: Any, X: Any, y: Any = None, loss: str = "ce", pairs: Any 
         Ordered pairs ``i ≠ j`` for the per-block statistics: every pair (``"all"``; refused
         above :data:`MAX_ALL_PAIRS`), a seeded uniform sample of this many without replacement
         (an int; all pairs if it is at least their number), or ``"auto"``: as many as cost at
-        most :data:`AUTO_PAIR_BUDGET` (half) of the exact aggregate's flops, or
+        most :data:`AUTO_PAIR_BUDGET` (30 %) of the exact aggregate's flops, or
         :data:`AUTO_MIN_PAIR_FLOPS` when that is more — all pairs when they fit, else a seeded
         sample of at least :data:`AUTO_MIN_PAIRS` and at most :data:`AUTO_MAX_PAIRS` pairs
         (``W`` blocks: all pairs; the aggregate already computes every one of their norms). The

@@ -1,5 +1,6 @@
 """``cupyx.scipy.sparse.linalg`` of the CuPy stand-in: ``LinearOperator`` and
-``aslinearoperator`` with CuPy's interface (SciPy's, on device arrays); the solvers are not
+``aslinearoperator`` with CuPy's interface (SciPy's, on device arrays) and ``cg`` with CuPy's
+signature and stopping rule (``‖r‖ ≤ max(tol·‖b‖, atol)``); the other solvers are not
 implemented."""
 
 from cupy import _standin as _s
@@ -119,7 +120,38 @@ def aslinearoperator(A):
     raise TypeError("type not understood")
 
 
+def cg(A, b, x0=None, tol=1e-5, maxiter=None, M=None, callback=None, atol=None):
+    """Preconditioned conjugate gradients on device arrays, CuPy's signature (``tol`` is the
+    relative tolerance; ``info`` is 0 on convergence, else the iterations done)."""
+    import cupy  # noqa: PLC0415
+
+    A = aslinearoperator(A)
+    M = None if M is None else aslinearoperator(M)
+    n = A.shape[0]
+    maxiter = n * 10 if maxiter is None else int(maxiter)
+    x = cupy.zeros_like(b) if x0 is None else x0.astype(b.dtype, copy=True)
+    stop = max(tol * float(cupy.linalg.norm(b)), 0.0 if atol is None else float(atol))
+    r = b - A.matvec(x)
+    z = r if M is None else M.matvec(r)
+    p = z.copy()
+    rz = float(cupy.dot(r, z))
+    for it in range(maxiter):
+        if float(cupy.linalg.norm(r)) <= stop:
+            return x, 0
+        q = A.matvec(p)
+        alpha = rz / float(cupy.dot(p, q))
+        x = x + alpha * p
+        r = r - alpha * q
+        if callback is not None:
+            callback(x)
+        z = r if M is None else M.matvec(r)
+        rz_new = float(cupy.dot(r, z))
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x, (0 if float(cupy.linalg.norm(r)) <= stop else maxiter)
+
+
 LinearOperator.__module__ = "cupyx.scipy.sparse.linalg"
 for _name in _NAMES["cupyx.scipy.sparse.linalg"]:
-    if _name not in ("LinearOperator", "aslinearoperator"):
+    if _name not in ("LinearOperator", "aslinearoperator", "cg"):
         globals()[_name] = _s.Placeholder(f"cupyx.scipy.sparse.linalg.{_name}")
