@@ -666,7 +666,8 @@ def _cg(hess: SoftmaxLayerHessian, g: Any, Pb: _BlockP, rtol: float) -> Any:
                        dtype=hess.dtype)
     x, info = cg(A, g.reshape(-1), maxiter=10 * n, M=M, **kw)
     if info != 0:
-        raise RuntimeError(f"conjugate gradients did not reach cg_rtol={rtol} (info {info})")
+        raise RuntimeError(f"conjugate gradients did not reach cg_rtol={rtol} (info {info}) in "
+                           f"{np.dtype(hess.dtype).name}: a looser cg_rtol, or a float64 layer")
     x = x.reshape(C, p, 1)
     return x - xp.mean(x, axis=0, keepdims=True)
 
@@ -811,7 +812,13 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
            "block": off_sq}
     c = C / (C - 1.0)
     G = g.reshape(C, p, 1)
-    h = _cg(hess, G, Pb, cg_rtol)
+    if np.dtype(hess.dtype) == _F64:
+        h = _cg(hess, G, Pb, cg_rtol)
+    else:
+        # A float32 layer: CG's residual stalls near eps₃₂·κ(H), far above cg_rtol, so H⁺g is
+        # solved on float64 copies of F and P (the float32 block inverses still precondition).
+        h64 = SoftmaxLayerHessian(hess.F.astype(_F64), hess.Pt.T.astype(_F64))
+        h = _cg(h64, G.astype(_F64), Pb, cg_rtol).astype(hess.dtype)
 
     names = [a for a in APPROXIMATIONS if a in approximations or a == "identity"]
     diagonal = [a for a in names if a != "block"]

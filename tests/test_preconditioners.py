@@ -267,3 +267,23 @@ def test_matrix_free_on_cupy_agrees_with_numpy():
             b.kappa_bounds[0] * (1 - 1e-9) <= a.kappa <= b.kappa_bounds[1] * (1 + 1e-9)
         for f in ("newton_error", "newton_direction_error", "newton_decrease"):
             assert abs(getattr(a, f) - getattr(b, f)) < 1e-6    # CG to 1e-10 relative, κ < 1e4
+
+
+def test_float32_layer_matches_float64():
+    # A float32 model: the Lanczos / LOBPCG run in float32, H⁺g is solved on float64 copies
+    # (CG in float32 stalls near eps₃₂·κ(H), far above cg_rtol = 1e-10; it used to raise).
+    X, y = make_classification(80, 20, 30, seed=1)
+    m64 = LinearClassifier.init(30, 20, 1.0, seed=2)
+    m32 = LinearClassifier(m64.V.astype(np.float32))
+    r64 = preconditioner_quality(m64, X, y, method="lanczos", seed=0)
+    r32 = preconditioner_quality(m32, X.astype(np.float32), y, method="lanczos", seed=0)
+    eps32 = np.finfo(np.float32).eps
+    for name in APPROXIMATIONS:
+        a, b = r64.results[name], r32.results[name]
+        # Float32 rounding of F and P moves H by ~√N·eps₃₂·‖H‖, so λ_min by ≲ κ·√N·eps₃₂ ≈ 4e-5
+        # relative here (κ ≤ 42, N = 80): the float32 κ lies in the float64 interval widened
+        # by 1e3·eps₃₂ = 1.2e-4; the other quantities agree to the same level.
+        lo, hi = a.kappa_bounds
+        assert lo * (1 - 1e3 * eps32) <= b.kappa <= hi * (1 + 1e3 * eps32)
+        for f in ("frobenius_error", "spectral_error", "newton_error", "newton_decrease"):
+            assert abs(getattr(a, f) - getattr(b, f)) <= 1e3 * eps32, f
