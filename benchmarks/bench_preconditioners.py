@@ -5,11 +5,13 @@
 
 Goal (issue 14): under 2 minutes of wall time on 2 CPU cores for the C = 10⁴ row — every
 quantity of :func:`rmt.preconditioners.preconditioner_quality` for the four approximations
-(identity, diagonal, block-scalar, block), matrix-free. The stages are timed separately: the block
-factors (``2 C N d²`` flops for the ``C`` diagonal blocks, plus Cholesky and triangular inverses),
-the exact Frobenius sums (:func:`rmt.hessian.block_norms`), and the whole call; the number of
-``H``-products (``4 N C d`` flops each) is counted. ``--json PATH`` writes the row. On a shared
-machine time it with ``farm-bench`` and quote the median; say that the load was shared.
+(identity, diagonal, block-scalar, block), matrix-free. The stages inside the call are timed
+separately: the block inverses (``C N d²`` flops for the lower triangles of the ``C`` diagonal
+blocks, plus ``potrf`` + ``potri`` on each), the Lanczos runs, the lockstep LOBPCG (its steps per
+approximation are printed) and CG; the exact Frobenius sums (:func:`rmt.hessian.block_norms`) are
+timed on their own, and the ``H``-products (``4 N C d`` flops each) are counted. ``--json PATH``
+writes the row. On a shared machine time it with ``farm-bench`` and quote the median; say that
+the load was shared.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error(f"--repeat must be >= 1, got {args.repeat}")
     s_data, s_model, s_lz = bk.spawn_seeds(args.seed, 3)
     X, Q = make_soft_targets(args.N, args.d, args.C, seed=s_data, backend=args.backend)
     model = LinearClassifier.init(args.C, args.d, args.sigma, seed=s_model, backend=args.backend)

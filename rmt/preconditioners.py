@@ -252,6 +252,12 @@ class SoftmaxLayerHessian:
     def dim(self) -> int:
         return self.C * self.p
 
+    def astype(self, dtype: Any) -> "SoftmaxLayerHessian":
+        """The same layer with ``F`` and ``P`` in ``dtype`` (``self`` when already so)."""
+        if np.dtype(dtype) == np.dtype(self.dtype):
+            return self
+        return SoftmaxLayerHessian(self.F.astype(dtype), self.Pt.T.astype(dtype))
+
     def _zspace(self, U: Any) -> Any:
         # (C, p, k) -> (k, C, N): z_{i,n} = u_iᵀ f_n for every right-hand side, as one GEMM on a
         # contiguous (k·C, p) copy (NumPy's batched matmul on strided views does not use BLAS).
@@ -350,12 +356,6 @@ class _DiagonalP:
 
     def __init__(self, delta: Any) -> None:
         self.delta = delta
-        self.rsqrt = 1.0 / bk.get_xp(delta).sqrt(delta)
-
-    def K(self, U: Any) -> Any:
-        return self.rsqrt[:, :, None] * U
-
-    KT = K
 
     def solve(self, U: Any) -> Any:
         return U / self.delta[:, :, None]
@@ -708,8 +708,8 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: _BlockP, names: list[str]
     from a fresh product (an eigenvalue lies within it of ``θ``).
 
     All are found together by :func:`rmt.spectra.lockstep.smallest_lockstep`, each to a residual
-    of ``rtol·θ`` (or rounding level, ``1e-12`` times its ``λ_max`` in ``tops``), preconditioned by ``K⁻ᵀ P_block⁻¹ K⁻¹`` (``K⁻¹``:
-    multiplication by ``√δ``): it approximates ``M⁺`` as well as ``P_block⁻¹`` approximates ``H⁺``
+    of ``rtol·θ`` (or rounding level, ``1e-12`` times its ``λ_max`` in ``tops``), preconditioned
+    by ``K⁻ᵀ P_block⁻¹ K⁻¹`` (``K⁻¹``: multiplication by ``√δ``): it approximates ``M⁺`` as well as ``P_block⁻¹`` approximates ``H⁺``
     (``κ`` of a few), whatever ``κ(M)`` is, and one read of the stored ``P_block⁻¹`` serves every
     ``P`` of a step. (A Kronecker stand-in ``t_i Σ`` for the blocks, which avoids reading the
     ``C p²`` inverses, needed 4× the iterations: each class's softmax weights tilt and reweight
@@ -734,11 +734,12 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: _BlockP, names: list[str]
         U *= s_
         return _flat(U)
 
-    def certify(X: Any) -> tuple[Any, Any, Any]:
+    def certify(X: Any) -> tuple[Any, Any]:
+        # Rayleigh quotients and residual norms of the unit columns, from a fresh product
         X = X / xp.sqrt(xp.sum(X * X, axis=0, keepdims=True))
         MX = matmat(X, np.arange(k))
         theta = xp.sum(X * MX, axis=0)
-        return X, theta, xp.sqrt(xp.sum((MX - X * theta[None]) ** 2, axis=0))
+        return theta, xp.sqrt(xp.sum((MX - X * theta[None]) ** 2, axis=0))
 
     matmat = operator(hess, Ps)
     tol = [1e-12 * t for t in tops]
@@ -747,23 +748,23 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: _BlockP, names: list[str]
         for j in range(k):
             _, vec = xp.linalg.eigh(matmat(xp.eye(n, dtype=hess.dtype), np.full(n, j)))
             X[:, j] = vec[:, 0]
+        theta, resid = certify(X)
     else:
         X = xp.concatenate([bk.standard_normal((n, 1), s_, xp, hess.dtype) for s_ in seeds],
                            axis=1)
         low = np.dtype(Pb.Pinv_pre.dtype)
+        met = False
         if low != np.dtype(hess.dtype):
             # Search in the preconditioner's float32 (products at half the cost); the float64
-            # certificate below decides, and float64 steps continue where it is not met.
-            h32 = SoftmaxLayerHessian(hess.F.astype(low), hess.Pt.T.astype(low))
+            # certificate decides, and float64 steps continue where it is not met.
             P32 = {a: _DiagonalP(Ps[a].delta.astype(low)) for a in names}
-            X = smallest_lockstep(operator(h32, P32), precond, X.astype(low), tol, rtol=rtol,
-                                  maxiter=maxiter).vectors.astype(hess.dtype)
-            _, theta, resid = certify(X)
-            if bool(xp.all(resid <= rtol * xp.abs(theta))):
-                maxiter = 0
-        if maxiter:
+            X = smallest_lockstep(operator(hess.astype(low), P32), precond, X.astype(low), tol,
+                                  rtol=rtol, maxiter=maxiter).vectors.astype(hess.dtype)
+            theta, resid = certify(X)
+            met = bool(xp.all(resid <= rtol * xp.abs(theta)))
+        if not met:
             X = smallest_lockstep(matmat, precond, X, tol, rtol=rtol, maxiter=maxiter).vectors
-    _, theta, resid = certify(X)
+            theta, resid = certify(X)
     return [(float(theta[j]), float(resid[j])) for j in range(k)]
 
 
@@ -797,7 +798,8 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
     diag = hess.diagonal()
     tau = float(xp.sum(diag)) / n
     s_blk = xp.mean(diag, axis=1, keepdims=True) * xp.ones((1, p), dtype=hess.dtype)
-    # Chunk of classes for the block factors: a (chunk, p, p) stack and two copies per thread.
+    # Chunk of classes for the block inverses (LAPACK works in place in the stored stack; each
+    # thread keeps a (chunk, p(p+1)/2) product buffer): a generous budget of 3 p² per class.
     chunk = int(max(1, min(C, 256, (memory_limit // 16) // max(1, 3 * p * p * isz))))
     Pb = _BlockP(hess, chunk, _precondition_dtype(hess))
     Ps = {"identity": _DiagonalP(xp.full((C, p), tau, dtype=hess.dtype)),
@@ -817,8 +819,7 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
     else:
         # A float32 layer: CG's residual stalls near eps₃₂·κ(H), far above cg_rtol, so H⁺g is
         # solved on float64 copies of F and P (the float32 block inverses still precondition).
-        h64 = SoftmaxLayerHessian(hess.F.astype(_F64), hess.Pt.T.astype(_F64))
-        h = _cg(h64, G.astype(_F64), Pb, cg_rtol).astype(hess.dtype)
+        h = _cg(hess.astype(_F64), G.astype(_F64), Pb, cg_rtol).astype(hess.dtype)
 
     names = [a for a in APPROXIMATIONS if a in approximations or a == "identity"]
     diagonal = [a for a in names if a != "block"]

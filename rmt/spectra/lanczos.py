@@ -81,6 +81,13 @@ class LanczosResult:
         return theta, weights, residuals
 
 
+def _breakdown(eps: float, norm_est: float, j: int) -> float:
+    """The residual norm at step ``j`` below which the Krylov space is taken as invariant: after
+    two Gram–Schmidt passes an invariant space leaves a few ``eps·‖A‖`` times ``sqrt(j)``, and
+    anything that small carries no spectral information."""
+    return 64.0 * eps * max(norm_est, np.finfo(np.float64).tiny) * math.sqrt(j + 1)
+
+
 def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes: Any = None,
             reorthogonalize: bool = True) -> LanczosResult:
     """Lanczos on ``k`` probes at once (columns of one block), with full reorthogonalisation.
@@ -156,14 +163,12 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
         if j == m - 1:
             break
         norm_est = max(norm_est, float(np.max(np.abs(a_h))), float(np.max(b_h)))
-        # Breakdown: after two Gram–Schmidt passes an invariant Krylov space leaves a residual of
-        # a few eps·‖A‖ times sqrt(j); anything that small carries no spectral information.
-        tol = 64.0 * eps * max(norm_est, np.finfo(np.float64).tiny) * math.sqrt(j + 1)
-        bad = np.flatnonzero(b_h <= tol)
+        broke = b_h <= _breakdown(eps, norm_est, j)
+        bad = np.flatnonzero(broke)
         if bad.size:
             exhausted[bad] = True
             beta[bad, j] = 0.0
-            b = bk.asarray(np.where(b_h <= tol, 1.0, b_h), xp, dt)
+            b = bk.asarray(np.where(broke, 1.0, b_h), xp, dt)
             for c in bad:
                 r = bk.asarray(restart_rng.standard_normal(d), xp, dt)
                 if basis is not None:
@@ -238,7 +243,7 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
         norm_est = max(norm_est, abs(a), b)
         if j == m - 1:
             break
-        if b <= 64.0 * eps * max(norm_est, np.finfo(np.float64).tiny) * math.sqrt(j + 1):
+        if b <= _breakdown(eps, norm_est, j):
             # Invariant Krylov space: the j + 1 Ritz values are eigenvalues.
             alpha, beta, exhausted = alpha[:, :j + 1], beta[:, :j + 1], True
             beta[0, j] = 0.0

@@ -56,13 +56,6 @@ class LockstepResult:
     converged: np.ndarray
 
 
-def _gram(xp: Any, S: Any, AS: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``SᵀS`` and the symmetrised ``SᵀAS`` in float64 on the host."""
-    G = bk.to_numpy(S.T @ S).astype(np.float64)
-    M = bk.to_numpy(S.T @ AS).astype(np.float64)
-    return G, 0.5 * (M + M.T)
-
-
 def smallest_lockstep(matmat: Callable[[Any, np.ndarray], Any],
                       precond: Callable[[Any, np.ndarray], Any] | None,
                       X0: Any, tol: Any, *, rtol: float = 0.0, maxiter: int = 300,

@@ -135,7 +135,7 @@ def cg(A, b, x0=None, tol=1e-5, maxiter=None, M=None, callback=None, atol=None):
     z = r if M is None else M.matvec(r)
     p = z.copy()
     rz = float(cupy.dot(r, z))
-    for it in range(maxiter):
+    for _ in range(maxiter):
         if float(cupy.linalg.norm(r)) <= stop:
             return x, 0
         q = A.matvec(p)
