@@ -112,9 +112,11 @@ def smallest_lockstep(matmat: Callable[[Any, np.ndarray], Any],
     AB = xp.zeros_like(B)
     X, AX = B[:, 0], AB[:, 0]
     X[...] = X0.T
-    X /= xp.sqrt(xp.sum(X * X, axis=1, keepdims=True))
-    if not bool(xp.all(xp.isfinite(X))):
+    norms = xp.sqrt(xp.sum(X * X, axis=1, keepdims=True))
+    # checked before dividing: a zero column would divide 0 by 0
+    if not bool(xp.all(xp.isfinite(norms) & (norms > 0))):
         raise ValueError("X0 must have finite, non-zero columns")
+    X /= norms
     AX[...] = matmat(X.T, np.arange(k)).T
     R = xp.empty((k, n), dtype=X0.dtype)
     has_p = np.zeros(k, dtype=bool)
