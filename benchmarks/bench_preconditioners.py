@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--N", type=int, default=400)
     ap.add_argument("--sigma", type=float, default=1.0)
     ap.add_argument("--n-steps", type=int, default=40, help="Lanczos steps per operator")
+    ap.add_argument("--lanczos-rtol", type=float, default=0.005,
+                    help="relative width at which a Lanczos run stops early (0: all n-steps)")
     ap.add_argument("--kappa-rtol", type=float, default=0.02,
                     help="relative width of the kappa intervals of the diagonal approximations")
     ap.add_argument("--threads", type=int, default=2, help="BLAS threads")
@@ -102,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             calls["n"] = 0
             spent.update(dict.fromkeys(spent, 0.0))
             lobpcg_steps.clear()
+            bk.reset_peak_rss()
             t0 = time.perf_counter()
             rep = pc.preconditioner_quality(model, X, Q, method="lanczos", n_steps=args.n_steps,
-                                            kappa_rtol=args.kappa_rtol, seed=s_lz)
+                                            kappa_rtol=args.kappa_rtol,
+                                            lanczos_rtol=args.lanczos_rtol, seed=s_lz)
             bk.synchronize(xp)
             runs.append({"total_s": time.perf_counter() - t0,
-                         **{f"{k}_s": v for k, v in spent.items()}})
+                         **{f"{k}_s": v for k, v in spent.items()},
+                         "peak_rss_gb": bk.peak_rss_bytes() / 1e9})
             print(f"  run {len(runs)}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()),
                   flush=True)
     row["runs"] = runs
@@ -121,14 +126,22 @@ def main(argv: list[str] | None = None) -> int:
                           "spectral_error_bounds": list(v.spectral_error_bounds),
                           "newton_error": v.newton_error}
                       for k, v in rep.results.items()}
+    row["lanczos_steps_max"] = rep.n_steps
+    widths = {k: max(v.kappa_bounds[1] / v.kappa_bounds[0],
+                     v.spectral_error_bounds[1] / v.spectral_error_bounds[0]) - 1
+              for k, v in rep.results.items()}
+    row["interval_widths"] = widths
     print(f"{row['device']}, {args.threads} BLAS threads; C={args.C}, d={args.d}, N={args.N}; "
-          f"{args.n_steps} Lanczos steps, kappa intervals {args.kappa_rtol:g} relative")
+          f"at most {args.n_steps} Lanczos steps (stop at {args.lanczos_rtol:g} relative; the "
+          f"longest run took {rep.n_steps}), kappa intervals {args.kappa_rtol:g} relative; widest "
+          f"interval (kappa or spectral error, relative) per P: "
+          + ", ".join(f"{k} {w:.2%}" for k, w in widths.items()))
     print(f"  whole row (last run) {row['total_s']:.1f} s (goal < 120 s on 2 cores): block factors "
           f"{row['block_factors_s']:.1f} s, Lanczos {row['lanczos_s']:.1f} s, LOBPCG "
           f"{row['lobpcg_s']:.1f} s (steps {lobpcg_steps}), CG {row['cg_s']:.1f} s; "
           f"{calls['n']} H-vector products = "
           f"{row['product_gflop']:.0f} GFLOP; Frobenius sums (separately) "
-          f"{row['frobenius_sums_s']:.1f} s")
+          f"{row['frobenius_sums_s']:.1f} s; peak RSS of the run {row['peak_rss_gb']:.2f} GB")
     print(rep)
     if args.json:
         with open(args.json, "w") as fh:

@@ -47,19 +47,22 @@ covers the hidden net's ``W`` blocks (no structural null space there).
 forms ``H``: ``HU = (1/N)[A ∘ (U Fᵀ)] F`` costs ``4 N C p`` flops, ``diag H = Qᵀ(F∘F)/N`` with
 ``Q = P∘(1−P)``, and the ``C`` diagonal blocks ``F ᵀdiag(q_i)F/N`` are formed and inverted
 (Cholesky; ``C p²`` entries, 3.2 GB at ``C = 10⁴``, ``p = 200`` in float64). Above
-:data:`FLOAT32_PRECONDITIONER_ABOVE` bytes a float32 copy of the inverses serves as the
-preconditioner of CG and LOBPCG (a step then reads 1.6 GB instead of 3.2): there rounding costs
-iterations, never accuracy, since every reported number comes from float64 products.
+:data:`FLOAT32_PRECONDITIONER_ABOVE` bytes the inverses are stored in float32 only (1.6 GB): they
+precondition CG and LOBPCG (a step reads half the bytes), where rounding costs iterations, never
+accuracy, since every reported number comes from float64 products; float64 block solves refine
+them iteratively against matrix-free float64 products with the blocks.
 Extreme eigenvalues of ``P⁻¹H`` on ``range(H)`` come from Lanczos on
 ``P⁻¹(H + c·P N S⁻¹ Nᵀ P)`` with ``N = 1 ⊗ I_p`` and ``S = NᵀPN`` (:func:`rmt.spectra.lanczos` on
 ``P^{-1/2}(…)P^{-1/2}`` for diagonal ``P``; :func:`rmt.spectra.lanczos_pencil`, one product and one
-block solve per step, for the block-diagonal one): the added term moves the ``p`` null
+block solve per step, for the block-diagonal one — with float32 inverses, a float32 pencil whose
+two extreme Ritz vectors are then certified in float64): the added term moves the ``p`` null
 eigenvalues to ``c = C/(C−1)``, the mean non-zero eigenvalue (``tr P⁻¹H = Cp`` for every ``P``
 here), which lies inside the spectrum, so the extreme Ritz values are ``λ_max`` and the smallest
 *non-zero* eigenvalue, and rounding cannot grow a spurious zero Ritz value. Each is reported with
 the interval from its Ritz residual (``λ_max ∈ [θ_max, θ_max + r]``, ``λ⁺_min ∈ [θ_min − r,
 θ_min]``, valid once the extreme Ritz pairs have converged, as in
-:func:`rmt.spectra.spectral_edges`). The smallest eigenvalues of the diagonal ``P`` (identity,
+:func:`rmt.spectra.spectral_edges`); a run stops early once the values it is for are within
+``lanczos_rtol`` (after at least 10 steps). The smallest eigenvalues of the diagonal ``P`` (identity,
 diagonal, block-scalar) need many more steps (``κ`` up to thousands): they come from one
 block-preconditioned LOBPCG run for the three in lockstep
 (:func:`rmt.spectra.lockstep.smallest_lockstep`), iterated until the Ritz residual is below
@@ -71,7 +74,6 @@ gradients preconditioned by the block-diagonal ``P`` (SciPy / CuPy ``cg``) and i
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -107,14 +109,16 @@ METHODS = ("auto", "dense", "lanczos")
 #: ``method="auto"`` forms the layer Hessian up to this many parameters (a 2500² float64 matrix
 #: is 50 MB; each of the ~10 dense eigendecompositions takes seconds on one free core).
 MAX_DENSE_DIM = 2500
-#: Above this many bytes (in the Hessian's dtype) the block inverses get a float32 copy for
-#: preconditioning (see "Two methods"): 512 MB, ``C p² > 6.7·10⁷`` in float64 (``C > 1677`` at
+#: Above this many bytes (in the Hessian's dtype) the block inverses are stored in float32 only
+#: (see "Two methods" and ``_BlockP``): 512 MB, ``C p² > 6.7·10⁷`` in float64 (``C > 1677`` at
 #: ``p = 200``).
 FLOAT32_PRECONDITIONER_ABOVE = 1 << 29
 #: Lanczos keeps its basis (full reorthogonalisation) only up to this many bytes (32 MB).
 REORTHOGONALIZE_BELOW = 1 << 25
 #: The smallest eigenvalues of layers with at most this many parameters come from ``eigh``.
 _DENSE_BOTTOM = 16
+#: Refinement steps of a float64 block solve from float32 inverses at most (see _BlockP.solve).
+_REFINE_MAXITER = 12
 _F64 = np.float64
 
 
@@ -156,7 +160,7 @@ class PreconditionerReport:
         ``method="dense"``).
     method : {"dense", "lanczos"}
     n_steps : int
-        Lanczos steps per operator (0 for dense).
+        Lanczos steps per operator, the most any took (0 for dense).
     hessian_frobenius, hessian_lambda_max, hessian_lambda_min : float
         ``‖H‖_F``, ``λ_max(H)``, smallest non-zero eigenvalue (Ritz estimates for Lanczos).
     gradient_norm : float
@@ -369,66 +373,97 @@ class _DiagonalP:
 
 class _BlockP:
     """Block-diagonal ``P = ⊕ H_ii`` by its block inverses ``P_i⁻¹`` (Cholesky, LAPACK
-    ``potrf`` + ``potri``), in the Hessian's dtype, plus a float32 copy for preconditioning when
-    ``precondition_dtype`` says so (see :func:`_precondition_dtype`).
+    ``potrf`` + ``potri``), stored in the preconditioning dtype (:func:`_precondition_dtype`).
 
-    The ``C`` blocks are formed and inverted in chunks of ``chunk`` classes; on the host the
-    chunks are shared out over as many threads as BLAS may use, each with one BLAS thread (one
-    factorisation of a ``p × p`` block is too small for threaded LAPACK: with two threads it was
-    measured 10× slower than two single-threaded ones side by side)."""
+    When that is float32 for a float64 Hessian, no float64 inverses are kept: :meth:`solve`
+    refines the float32 solve to float64 accuracy, so the stack takes ``4 C p²`` bytes instead of
+    ``12 C p²`` (1.6 GB against 4.8 GB at ``C = 10⁴``, ``p = 200``; fresh memory was measured at
+    about 10 s per GB on the 2-core VM, and it bounds the ``C`` a laptop can reach).
+
+    The ``C`` blocks are formed (one GEMM) and inverted in chunks of ``chunk`` classes."""
 
     def __init__(self, hess: SoftmaxLayerHessian, chunk: int,
                  precondition_dtype: Any = None) -> None:
         xp = hess.xp
         self.hess = hess
         C, p = hess.C, hess.p
-        self.Pinv = xp.empty((C, p, p), dtype=hess.dtype)
         pdt = np.dtype(hess.dtype if precondition_dtype is None else precondition_dtype)
-        self.Pinv_pre = (self.Pinv if pdt == np.dtype(hess.dtype)
-                         else xp.empty((C, p, p), dtype=pdt))
-        spans = [(c0, min(C, c0 + chunk)) for c0 in range(0, C, chunk)]
+        self.Pinv_pre = xp.empty((C, p, p), dtype=pdt)
+        # Inverses in the Hessian's precision: the stored stack itself, or None (see solve).
+        self.Pinv = self.Pinv_pre if pdt == np.dtype(hess.dtype) else None
         self.chunk = chunk
-        self._work = threading.local()
-        workers = 1 if bk.backend_name(xp) == "cupy" else min(len(spans), bk.blas_thread_count())
-        if workers == 1:
-            for span in spans:
-                self._invert(*span)
-        else:
-            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-            hess.lower_blocks(0, 1, self.Pinv[:1])   # the shared products, before the threads
-            with bk.limit_blas_threads(1), ThreadPoolExecutor(workers) as pool:
-                list(pool.map(lambda span: self._invert(*span), spans))
+        self._fill_all()
         self.S_inv = xp.linalg.inv(hess.block_sum_matrix())
 
-    def _invert(self, c0: int, c1: int) -> None:
-        if bk.backend_name(self.hess.xp) == "cupy":
-            self.Pinv[c0:c1] = _spd_inv(self.hess.blocks(c0, c1), self.hess.xp)
-        else:
-            work = getattr(self._work, "G", None)
-            if work is None:            # one product buffer per thread, reused for its chunks
-                p = self.hess.p
-                work = self._work.G = np.empty((self.chunk, p * (p + 1) // 2),
-                                               dtype=self.Pinv.dtype)
-            out = self.Pinv[c0:c1]
-            self.hess.lower_blocks(c0, c1, out, work)
-            _spd_inv_inplace(out)
-        if self.Pinv_pre is not self.Pinv:
-            self.Pinv_pre[c0:c1] = self.Pinv[c0:c1]
+    def _fill_all(self) -> None:
+        hess, C = self.hess, self.hess.C
+        host = bk.backend_name(hess.xp) != "cupy"
+        if host:   # buffers reused for every chunk (fresh arrays of tens of MB cost page faults)
+            p = hess.p
+            G = np.empty((self.chunk, p * (p + 1) // 2), dtype=hess.dtype)
+            B = None if self.Pinv is not None else np.empty((self.chunk, p, p), hess.dtype)
+        for c0 in range(0, C, self.chunk):
+            c1 = min(C, c0 + self.chunk)
+            if not host:
+                inv = _spd_inv(hess.blocks(c0, c1), hess.xp)
+                if self.Pinv is not None:
+                    self.Pinv[c0:c1] = inv
+            else:
+                inv = self.Pinv[c0:c1] if self.Pinv is not None else B[:c1 - c0]
+                hess.lower_blocks(c0, c1, inv, G)        # one GEMM, on every BLAS thread
+                # One factorisation of a p × p block is too small for threaded LAPACK (two
+                # threads were measured 10× slower than one), and SciPy's LAPACK wrappers hold
+                # the GIL, so a thread pool over chunks gains nothing either.
+                with bk.limit_blas_threads(1):
+                    _spd_inv_inplace(inv)
+            if self.Pinv_pre is not self.Pinv:
+                self.Pinv_pre[c0:c1] = inv
 
     def _mul(self, A: Any, U: Any) -> Any:
         # A float32 copy for a float64 Hessian: multiply in float32 (the cost is reading A).
+        # (Two threads, or the right-hand sides padded to 4, were measured no faster.)
         if A.dtype == U.dtype:
             return self.hess.xp.matmul(A, U)
         return self.hess.xp.matmul(A, U.astype(A.dtype)).astype(U.dtype)
 
     def precondition(self, U: Any) -> Any:
-        """``P⁻¹U`` from the preconditioning copy (CG, LOBPCG)."""
+        """``P⁻¹U`` from the stored (preconditioning) inverses (CG, LOBPCG)."""
         return self._mul(self.Pinv_pre, U)
 
     def solve(self, U: Any) -> Any:
-        """``P⁻¹U`` in the Hessian's precision."""
-        return self.hess.xp.matmul(self.Pinv, U)
+        """``P⁻¹U`` in the Hessian's precision.
+
+        From float32 inverses: iterative refinement ``x ← x + P̃⁻¹(U − Px)`` with the products
+        ``Px`` matrix-free in float64 (:meth:`SoftmaxLayerHessian.block_matvec`). The error
+        contracts by about ``eps₃₂·κ(H_ii)`` per step (three steps at ``C = 10⁴``); it stops once
+        the correction is at rounding level (``64·eps`` of ``x``), or stalls below ``1e-10`` of
+        ``x`` (the rounding floor ``eps·κ(H_ii)`` of any float64 solve, a direct one included).
+        Where the float32 inverses are too inaccurate to contract (``κ(H_ii) ≳ 10⁶``), the
+        float64 inverses are formed once and used from then on."""
+        xp = self.hess.xp
+        if self.Pinv is not None:
+            return xp.matmul(self.Pinv, U)
+
+        def norms(V: Any) -> np.ndarray:
+            return bk.to_numpy(xp.sqrt(xp.sum(V * V, axis=(0, 1)))).astype(np.float64)
+
+        X = self.precondition(U)
+        eps = float(np.finfo(np.dtype(self.hess.dtype)).eps)
+        prev = np.full(U.shape[2], np.inf)
+        for _ in range(_REFINE_MAXITER):
+            D = self.precondition(U - self.apply(X))
+            X += D
+            dn, xn = norms(D), norms(X)
+            if np.all(dn <= 64 * eps * xn):
+                return X
+            if np.any(dn > 0.25 * prev):            # not contracting (any more)
+                if np.all(dn <= 1e-10 * xn):
+                    return X
+                break
+            prev = dn
+        self.Pinv = xp.empty(self.Pinv_pre.shape, dtype=self.hess.dtype)
+        self._fill_all()
+        return xp.matmul(self.Pinv, U)
 
     def apply(self, U: Any) -> Any:
         return self.hess.block_matvec(U)
@@ -450,7 +485,6 @@ def _spd_inv_inplace(B: np.ndarray) -> None:
     from scipy.linalg import lapack  # noqa: PLC0415
 
     potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (B,))
-    rows, cols = np.tril_indices(B.shape[1], -1)
     for i in range(B.shape[0]):
         a = B[i].T
         c, info = potrf(a, lower=0, overwrite_a=1, clean=0)
@@ -461,7 +495,8 @@ def _spd_inv_inplace(B: np.ndarray) -> None:
                                         f"(LAPACK info {info})")
         if not np.shares_memory(c, B[i]):
             B[i] = c.T
-        B[i][cols, rows] = B[i][rows, cols]
+    rows, cols = np.tril_indices(B.shape[1], -1)
+    B[:, cols, rows] = B[:, rows, cols]          # one gather for the stack: 2.5× the per-block
 
 
 # --------------------------------------------------------------------------------------------
@@ -623,26 +658,103 @@ def _flat(U: Any) -> Any:
     return U.reshape(-1, U.shape[-1])
 
 
+#: Lanczos steps before the early stop of :func:`_extremes` may end a run: an extreme Ritz value
+#: with a small residual after only a few steps could still belong to an inner eigenvalue.
+_MIN_LANCZOS_STEPS = 10
+
+
+def _converged(theta: np.ndarray, resid: np.ndarray, ends: str, rtol: float) -> bool:
+    """Whether the extreme Ritz pairs a caller needs give intervals at most ``rtol`` wide
+    relative: ``"top"`` (the largest), ``"both"`` (each end), ``"abs"`` (the largest modulus,
+    ``max(|a|, |b|)``, whose upper end is ``max(|a| + r_a, |b| + r_b)``)."""
+    i, j = np.argmin(theta), np.argmax(theta)
+    a, ra, b, rb = abs(theta[i]), resid[i], abs(theta[j]), resid[j]
+    if ends == "top":
+        return bool(rb <= rtol * b)
+    if ends == "both":
+        return bool(rb <= rtol * b and ra <= rtol * a)
+    return bool(max(a + ra, b + rb) <= (1 + rtol) * max(a, b))
+
+
 def _extremes(matmat: Any, hess: SoftmaxLayerHessian, n_steps: int, seed: Any,
-              reorth: bool, B_solve: Any = None) -> tuple[float, float, float, float]:
-    """(θ_min, r_min, θ_max, r_max) of a symmetric operator on ``(C, p, k)`` blocks, or of the
-    pencil (operator, ``B``) when ``B_solve`` is given (:func:`rmt.spectra.lanczos_pencil`)."""
+              reorth: bool, B_solve: Any = None, rtol: float = 0.0, ends: str = "both",
+              certify: Any = None) -> tuple[float, float, float, float, int]:
+    """(θ_min, r_min, θ_max, r_max, steps) of a symmetric operator on ``(C, p, k)`` blocks, or
+    of the pencil (operator, ``B``) when ``B_solve`` is given
+    (:func:`rmt.spectra.lanczos_pencil`). With ``rtol > 0`` the run ends before ``n_steps``
+    once the ``ends`` it is for have converged to ``rtol`` (:func:`_converged`). ``certify``
+    (pencil only) maps the two extreme Ritz vectors, shape ``(n, 2)``, to their values and
+    residual bounds ``(θ, r)``, which then replace the run's own."""
     C, p = hess.C, hess.p
 
     def flat(f: Any) -> Any:
         return lambda V: _flat(f(V.reshape(C, p, V.shape[1])))
 
     from .spectra import as_operator  # noqa: PLC0415
+    from .spectra.lanczos import LanczosResult  # noqa: PLC0415
+
+    def stop(alpha: np.ndarray, beta: np.ndarray) -> bool:
+        if rtol <= 0 or alpha.shape[1] < _MIN_LANCZOS_STEPS:
+            return False
+        theta, _, resid = LanczosResult(alpha, beta, np.zeros(1, dtype=bool),
+                                        hess.dim).quadrature()
+        return _converged(theta[0], resid[0], ends, rtol)
 
     op = as_operator(flat(matmat), dim=hess.dim, dtype=hess.dtype,
                      backend=bk.backend_name(hess.xp))
+    keep = certify is not None
     if B_solve is None:
-        res = lanczos(op, n_steps, 1, seed=seed, reorthogonalize=reorth)
+        res = lanczos(op, n_steps, 1, seed=seed, reorthogonalize=reorth, stop=stop,
+                      return_basis=keep)
     else:
-        res = lanczos_pencil(op, flat(B_solve), n_steps, seed=seed, reorthogonalize=reorth)
+        res = lanczos_pencil(op, flat(B_solve), n_steps, seed=seed, reorthogonalize=reorth,
+                             stop=stop, return_basis=keep)
     theta, _, resid = res.quadrature()
     i, j = np.argmin(theta[0]), np.argmax(theta[0])
-    return float(theta[0, i]), float(resid[0, i]), float(theta[0, j]), float(resid[0, j])
+    out = [float(theta[0, i]), float(resid[0, i]), float(theta[0, j]), float(resid[0, j])]
+    if certify is not None:
+        which = [j] if ends == "top" else [i, j]       # "top": the bottom is not used
+        t, r = (bk.to_numpy(v) for v in certify(res.ritz_vectors(0, which)))
+        out[4 - 2 * len(which):] = [float(x) for pair in zip(t, r) for x in pair]
+    return (*out, res.n_steps)
+
+
+def _certifier(hess: SoftmaxLayerHessian, matmat: Any, Pb: Any = None) -> Any:
+    """Ritz vectors ``Y`` (columns, any float dtype) ↦ ``(θ, r)`` from float64 products:
+    ``θ = yᵀAy / yᵀBy`` and ``r = ‖B⁻¹(Ay − θBy)‖_B / ‖y‖_B`` (``B = I``, or the block-diagonal
+    ``P`` of ``Pb``: one refined solve), so that an eigenvalue of ``A`` (of the pencil ``(A, B)``)
+    lies within ``r`` of ``θ`` whatever precision the vectors were found in."""
+    xp, C, p = hess.xp, hess.C, hess.p
+
+    def certify(Y: Any) -> tuple[Any, Any]:
+        Y = Y.astype(hess.dtype).reshape(C, p, -1)
+        AY = matmat(Y)
+        BY = Y if Pb is None else Pb.apply(Y)
+        yBy = xp.sum(Y * BY, axis=(0, 1))
+        theta = xp.sum(Y * AY, axis=(0, 1)) / yBy
+        R = AY - theta[None, None, :] * BY
+        rr = xp.sum(R * (R if Pb is None else Pb.solve(R)), axis=(0, 1))
+        return theta, xp.sqrt(xp.maximum(rr, 0.0) / yBy)
+    return certify
+
+
+def _block_extremes(hess: SoftmaxLayerHessian, Pb: _BlockP, c: float, n_steps: int,
+                    seed: Any, reorth: bool, rtol: float
+                    ) -> tuple[float, float, float, float, int]:
+    """:func:`_extremes` of the pencil ``(H + c·P N S⁻¹ Nᵀ P, P)`` for ``P = ⊕ H_ii``.
+
+    With float32 inverses only (:class:`_BlockP`) the pencil runs in float32 against ``P̃``,
+    the inverse of the stored inverses (one float32 product per step instead of a refined
+    solve), and its two extreme Ritz vectors are certified in float64 against the true ``P``
+    (:func:`_certifier`)."""
+    low = np.dtype(Pb.Pinv_pre.dtype)
+    if low == np.dtype(hess.dtype):
+        return _extremes(lambda U: hess.shifted_block_matvec(U, Pb.S_inv, c), hess, n_steps,
+                         seed, reorth, Pb.solve, rtol, "both")
+    h32, S32 = hess.astype(low), Pb.S_inv.astype(low)
+    certify = _certifier(hess, lambda U: hess.shifted_block_matvec(U, Pb.S_inv, c), Pb)
+    return _extremes(lambda U: h32.shifted_block_matvec(U, S32, c), h32, n_steps, seed, reorth,
+                     Pb.precondition, rtol, "both", certify)
 
 
 def _cg(hess: SoftmaxLayerHessian, g: Any, Pb: _BlockP, rtol: float) -> Any:
@@ -769,25 +881,22 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: _BlockP, names: list[str]
 
 
 def _precondition_dtype(hess: SoftmaxLayerHessian) -> np.dtype:
-    """float32 for the preconditioning copy of the block inverses when in the Hessian's dtype
-    they take more than :data:`FLOAT32_PRECONDITIONER_ABOVE` bytes, else the Hessian's dtype
-    (no copy)."""
+    """float32 for the stored block inverses when in the Hessian's dtype they would take more
+    than :data:`FLOAT32_PRECONDITIONER_ABOVE` bytes, else the Hessian's dtype."""
     dt = np.dtype(hess.dtype)
     big = hess.C * hess.p ** 2 * dt.itemsize > FLOAT32_PRECONDITIONER_ABOVE
     return np.dtype(np.float32) if big and dt.itemsize > 4 else dt
 
 
 def _block_bytes(hess: SoftmaxLayerHessian) -> int:
-    """Bytes of the block inverses and their preconditioning copy."""
-    n = hess.C * hess.p ** 2
-    pre = _precondition_dtype(hess)
-    return n * np.dtype(hess.dtype).itemsize + (n * pre.itemsize if pre != hess.dtype else 0)
+    """Bytes of the stored block inverses (in the preconditioning dtype)."""
+    return hess.C * hess.p ** 2 * _precondition_dtype(hess).itemsize
 
 
 def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float],
                      approximations: tuple[str, ...], n_steps: int, seed: Any, cg_rtol: float,
-                     memory_limit: int, kappa_rtol: float, maxiter: int = 500
-                     ) -> tuple[dict, dict]:
+                     memory_limit: int, kappa_rtol: float, lanczos_rtol: float,
+                     maxiter: int = 500) -> tuple[dict, dict]:
     xp, C, p, n = hess.xp, hess.C, hess.p, hess.dim
     isz = np.dtype(hess.dtype).itemsize
     # Full reorthogonalisation only while the basis is small: only extreme Ritz values are used,
@@ -823,17 +932,39 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
 
     names = [a for a in APPROXIMATIONS if a in approximations or a == "identity"]
     diagonal = [a for a in names if a != "block"]
+    # Large layers (float32 block inverses): every Lanczos run searches in float32 (products at
+    # half the cost) and its extreme Ritz vectors are certified by float64 products.
+    low = np.dtype(Pb.Pinv_pre.dtype)
+    search = hess if low == np.dtype(hess.dtype) else hess.astype(low)
+    Ps_low = Ps if search is hess else {a: _DiagonalP(Ps[a].delta.astype(low)) for a in diagonal}
     diag_op = _shifted_diagonal(hess, Ps, diagonal)
+    diag_op_low = diag_op if search is hess else _shifted_diagonal(search, Ps_low, diagonal)
+    steps = []
+
+    def run(op: Any, op_low: Any, s: Any, ends: str) -> tuple[float, float, float, float]:
+        if search is hess:
+            out = _extremes(op, hess, n_steps, s, reorth, rtol=lanczos_rtol, ends=ends)
+        else:
+            out = _extremes(op_low, search, n_steps, s, reorth, rtol=lanczos_rtol, ends=ends,
+                            certify=_certifier(hess, op))
+        steps.append(out[4])
+        return out[:4]
+
     ext = {}
     for a in names:
         # κ of the block-preconditioned operator is small: Lanczos has both ends already;
-        # identity only for λ_max(H) when it is not asked for.
+        # identity only for λ_max(H) when it is not asked for; the diagonal P only need the top
+        # here (their bottoms come from LOBPCG).
         if a == "block":
-            ext[a] = _extremes(lambda U: hess.shifted_block_matvec(U, Pb.S_inv, c), hess,
-                               n_steps, seeds[APPROXIMATIONS.index(a)], reorth, Pb.solve)
+            out = _block_extremes(hess, Pb, c, n_steps, seeds[APPROXIMATIONS.index(a)], reorth,
+                                  lanczos_rtol)
+            ext[a] = out[:4]
+            steps.append(out[4])
         else:
-            ext[a] = _extremes(lambda U, j=diagonal.index(a): diag_op(U, np.full(U.shape[2], j)),
-                               hess, n_steps, seeds[APPROXIMATIONS.index(a)], reorth)
+            j = diagonal.index(a)
+            ext[a] = run(lambda U, j=j: diag_op(U, np.full(U.shape[2], j)),
+                         lambda U, j=j: diag_op_low(U, np.full(U.shape[2], j)),
+                         seeds[APPROXIMATIONS.index(a)], "top")
     lows = [a for a in diagonal if a in approximations]
     if lows:
         bottoms = _smallest(hess, Ps, Pb, lows, [ext[a][2] for a in lows],
@@ -855,11 +986,14 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
             pts = [hi, hi + r_hi] + ([2.0] if hi < 2.0 < hi + r_hi else [])
             spec, spec_b = f(hi), (min(f(x) for x in pts), max(f(x) for x in pts))
         else:
-            op = ((lambda U: hess.matvec(U, minus_block=True)) if name == "block"
-                  else (lambda U, P=P: hess.matvec(U) - P.apply(U)))
-            a, ra, b, rb = _extremes(op, hess, n_steps,
-                                     seeds[2 * len(APPROXIMATIONS) + APPROXIMATIONS.index(name)],
-                                     reorth)
+            if name == "block":
+                op, op_low = (lambda U: hess.matvec(U, minus_block=True),
+                              lambda U: search.matvec(U, minus_block=True))
+            else:
+                op, op_low = (lambda U, P=P: hess.matvec(U) - P.apply(U),
+                              lambda U, P=Ps_low[name]: search.matvec(U) - P.apply(U))
+            a, ra, b, rb = run(op, op_low,
+                               seeds[2 * len(APPROXIMATIONS) + APPROXIMATIONS.index(name)], "abs")
             val = max(abs(a), abs(b))
             spec = val / lam[0]
             spec_b = _ratio_bounds((val, max(abs(a) + ra, abs(b) + rb)), lam)
@@ -871,7 +1005,7 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
         results[name] = _newton(name, math.sqrt(max(fro[name], 0.0) / fro_sq), spec, spec_b,
                                 k_hi / k_lo, kap_b, sr, h, G, sHs)
     info = dict(null_dim=p, frobenius=math.sqrt(fro_sq), lambda_max=lam[0],
-                lambda_min=tau * lo)
+                lambda_min=tau * lo, n_steps=max(steps))
     return results, info
 
 
@@ -882,8 +1016,9 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
 def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
                            approximations: tuple[str, ...] | list[str] = APPROXIMATIONS,
                            method: str = "auto", n_steps: int = 40, cg_rtol: float = 1e-10,
-                           kappa_rtol: float = 0.02, seed: Any = None,
-                           memory_limit: int | None = None) -> PreconditionerReport:
+                           kappa_rtol: float = 0.02, lanczos_rtol: float = 0.005,
+                           seed: Any = None, memory_limit: int | None = None
+                           ) -> PreconditionerReport:
     """How well the structured approximations of :data:`APPROXIMATIONS` stand in for one layer
     of the CE Hessian, at the model's current weights.
 
@@ -900,7 +1035,7 @@ def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
         ``"auto"``: dense up to :data:`MAX_DENSE_DIM` parameters, else Lanczos. ``"lanczos"``
         needs a softmax layer (``blocks="V"``) whose features have full column rank (``N ≥ p``).
     n_steps : int, >= 2
-        Lanczos steps per operator (7 operators per call).
+        Lanczos steps per operator at most (7 operators per call).
     cg_rtol : float in (0, 1)
         Relative residual of the CG solve for ``H⁺g``.
     kappa_rtol : float in (0, 1)
@@ -908,6 +1043,14 @@ def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
         ``P^{-1/2}HP^{-1/2}`` is iterated until its Ritz residual is at most ``kappa_rtol·θ``, so
         its ``kappa_bounds`` are at most about ``kappa_rtol`` wide relative (``θ`` itself, a
         Rayleigh quotient, converges as the residual squared).
+    lanczos_rtol : float in [0, 1)
+        ``"lanczos"``: a Lanczos run ends before ``n_steps`` (after at least 10 steps) once
+        the Ritz values it is for have residuals of at most ``lanczos_rtol`` times their value
+        (for ``‖H − P‖₂``: its upper end within ``1 + lanczos_rtol`` of its value), so each
+        value from Lanczos is within ``lanczos_rtol`` relative and the reported ratios of two of
+        them (the spectral errors over ``λ_max(H)``, the block κ) within about
+        ``2·lanczos_rtol``; 0 runs every operator for ``n_steps``. The report's ``n_steps`` is
+        the most steps any operator took.
     seed : optional
         Lanczos start vectors.
     memory_limit : int, optional
@@ -930,6 +1073,7 @@ def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
     cg_rtol = check_real("cg_rtol", cg_rtol, 0.0, 1.0, strict_min=True, strict_max=True)
     kappa_rtol = check_real("kappa_rtol", kappa_rtol, 0.0, 1.0, strict_min=True,
                             strict_max=True)
+    lanczos_rtol = check_real("lanczos_rtol", lanczos_rtol, 0.0, 1.0, strict_max=True)
     xp = model.xp
     X = check_data(X, model.dim, xp)
     params = params_from_model(model)
@@ -966,8 +1110,8 @@ def preconditioner_quality(model: Any, X: Any, y: Any, *, blocks: str = "V",
         sums = block_norms(model, X, blocks="V", memory_limit=limit)
         res, info = _lanczos_quality(hess, g, (sums.diagonal, sums.off_diagonal),
                                      approximations, n_steps, seed, cg_rtol, limit,
-                                     kappa_rtol)
-        steps = n_steps
+                                     kappa_rtol, lanczos_rtol)
+        steps = int(info["n_steps"])
     return PreconditionerReport(
         model=kind, blocks=layer, n_samples=N, n_classes=C, n_blocks=n // p, block_size=p,
         dim=n, null_dim=int(info["null_dim"]), method=method, n_steps=steps,

@@ -115,3 +115,40 @@ def test_pencil_lanczos_with_identity_b_is_exact_on_an_invariant_space():
     # The Krylov space of a 3-eigenvalue matrix is invariant after 3 steps.
     assert res.exhausted[0] and theta.shape[1] == 3
     np.testing.assert_allclose(np.sort(theta[0]), [1.0, 2.0, 3.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("reorth", [True, False])
+def test_pencil_ritz_vectors_and_early_stop(reorth):
+    # return_basis gives Ritz vectors y with B⁻¹Ay ≈ θy to the run's own residual, and stop ends
+    # the run at the step it first returns True (with the leading columns of α, β).
+    rng = np.random.default_rng(7)
+    n = 50
+    A = rng.standard_normal((n, n))
+    A = A + A.T
+    B = _spd(n, 20.0, rng)
+    Binv = np.linalg.inv(B)
+    seen = []
+
+    def stop(alpha, beta):
+        seen.append(alpha.shape[1])
+        assert alpha.shape == beta.shape == (1, len(seen))
+        return alpha.shape[1] == 12
+
+    res = lanczos_pencil(A, lambda R: Binv @ R, 30, seed=1, reorthogonalize=reorth, stop=stop,
+                         return_basis=True)
+    assert res.n_steps == 12 and seen == list(range(1, 13))
+    theta, _, r = res.quadrature()
+    i, j = theta[0].argmin(), theta[0].argmax()
+    Y = res.ritz_vectors(0, [i, j])
+    assert Y.shape == (n, 2)
+    slack = 1e5 * EPS * np.abs(sla.eigh(A, B, eigvals_only=True)).max()   # as above
+    for col, t, rr in ((0, theta[0, i], r[0, i]), (1, theta[0, j], r[0, j])):
+        y = Y[:, col]
+        # B-normalised; without reorthogonalisation the basis loses B-orthogonality as Ritz
+        # values converge (Paige), so the norm is only checked loosely there
+        np.testing.assert_allclose(y @ B @ y, 1.0, atol=1e-8 if not reorth else 1e-12)
+        # ‖B⁻¹Ay − θy‖_B equals the Lanczos residual, to rounding of the recurrences
+        z = Binv @ (A @ y) - t * y
+        assert abs(np.sqrt(z @ B @ z) - rr) <= slack
+    with pytest.raises(ValueError, match="return_basis"):
+        lanczos_pencil(A, lambda R: Binv @ R, 5, seed=1).ritz_vectors(0, [0])

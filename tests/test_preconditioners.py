@@ -171,6 +171,28 @@ def test_report_text_and_dict():
     assert d["results"]["block"]["kappa_bounds"][0] == r.results["block"].kappa
 
 
+def test_lanczos_stops_early_at_lanczos_rtol():
+    # n = 300 > 40 steps: with lanczos_rtol = 0 every run takes all 40 steps; with 5e-3 the runs
+    # stop once their intervals are that narrow, and the dense values still lie inside them.
+    model, X, y = _linear(10, 30, 60, 1.0, 1)
+    dense = preconditioner_quality(model, X, y, method="dense")
+    full = preconditioner_quality(model, X, y, method="lanczos", seed=2, lanczos_rtol=0.0,
+                                  kappa_rtol=1e-3)
+    rtol = 5e-3
+    early = preconditioner_quality(model, X, y, method="lanczos", seed=2, lanczos_rtol=rtol,
+                                   kappa_rtol=1e-3)
+    assert full.n_steps == 40 and 10 <= early.n_steps < 40
+    _compare(dense, early, kappa_rtol=2e-3)
+    # Each Lanczos value is within rtol relative; a spectral error is ‖H − P‖₂ (to rtol) over
+    # λ_max(H) (to rtol), the block κ a ratio of two ends: intervals within (1 + rtol)² and
+    # (1 + rtol)/(1 − rtol) (1e-12: rounding).
+    for name in APPROXIMATIONS:
+        lo, hi = early.results[name].spectral_error_bounds
+        assert hi <= lo * (1 + rtol) ** 2 * (1 + 1e-12)
+    lo, hi = early.results["block"].kappa_bounds
+    assert hi <= lo * (1 + rtol) / (1 - rtol) * (1 + 1e-12)
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(blocks="W"), ValueError, "blocks"),
     (dict(blocks="Z"), ValueError, "blocks"),
@@ -179,6 +201,8 @@ def test_report_text_and_dict():
     (dict(approximations=()), ValueError, "approximations"),
     (dict(n_steps=1), ValueError, "n_steps"),
     (dict(cg_rtol=0.0), ValueError, "cg_rtol"),
+    (dict(lanczos_rtol=1.0), ValueError, "lanczos_rtol"),
+    (dict(lanczos_rtol=-0.1), ValueError, "lanczos_rtol"),
     (dict(memory_limit=0), ValueError, "memory_limit"),
 ])
 def test_bad_inputs(kwargs, exc, match):
@@ -221,16 +245,46 @@ def test_block_inverses_in_threaded_chunks(monkeypatch):
     blocks = hess.blocks(0, 10)
     ref = np.linalg.inv(blocks)
     monkeypatch.setattr(bk, "blas_thread_count", lambda: 2)    # two workers, four chunks
-    Pb = pc._BlockP(hess, 3, np.float32)
     # Cholesky inverses: backward stable, relative error ≲ p·eps·κ(H_ii) per block.
     tol = 64 * 6 * EPS * np.linalg.cond(blocks)[:, None, None] * np.abs(ref).max(axis=(1, 2),
                                                                                keepdims=True)
-    assert np.all(np.abs(Pb.Pinv - ref) <= tol)
-    np.testing.assert_array_equal(Pb.Pinv, Pb.Pinv.transpose(0, 2, 1))
-    assert Pb.Pinv_pre.dtype == np.float32
-    np.testing.assert_array_equal(Pb.Pinv_pre, Pb.Pinv.astype(np.float32))
+    full = pc._BlockP(hess, 3)
+    assert full.Pinv is full.Pinv_pre and np.all(np.abs(full.Pinv - ref) <= tol)
+    np.testing.assert_array_equal(full.Pinv, full.Pinv.transpose(0, 2, 1))
+    # float32 storage: the float32 rounding of the same inverses, and no float64 stack
+    Pb = pc._BlockP(hess, 3, np.float32)
+    assert Pb.Pinv is None and Pb.Pinv_pre.dtype == np.float32
+    np.testing.assert_array_equal(Pb.Pinv_pre, full.Pinv.astype(np.float32))
     U = np.random.default_rng(1).standard_normal((10, 6, 2))
-    np.testing.assert_allclose(Pb.solve(Pb.apply(U)), U, rtol=0, atol=1e-9 * np.abs(U).max())
+    # refined float64 solves: to rounding (64·eps of x, the refinement's stopping rule, times
+    # κ(H_ii) for the product that checks it), without forming the float64 inverses
+    got = Pb.solve(Pb.apply(U))
+    assert Pb.Pinv is None
+    kappa = float(np.linalg.cond(blocks).max())
+    np.testing.assert_allclose(got, U, rtol=0, atol=64 * EPS * kappa * np.abs(U).max() * 6)
+    np.testing.assert_allclose(Pb.solve(U), full.solve(U), rtol=0,
+                               atol=64 * EPS * kappa * np.abs(full.solve(U)).max() * 6)
+
+
+def test_refined_block_solve_falls_back_to_float64_inverses():
+    # A stored inverse too inaccurate for the refinement to contract (here scaled by 3, so the
+    # error grows by ‖I − 3 P⁻¹P‖ = 2 per step): the solve forms the float64 inverses once and
+    # is exact to float64 rounding.
+    import rmt.preconditioners as pc
+
+    model, X, _ = _linear(5, 6, 40)
+    hess = SoftmaxLayerHessian(X, softmax(X @ model.V.T))
+    blocks = hess.blocks(0, 5)
+    Pb = pc._BlockP(hess, 2, np.float32)
+    Pb.Pinv_pre *= 3
+    U = np.random.default_rng(3).standard_normal((5, 6, 1))
+    got = Pb.solve(U)
+    assert Pb.Pinv is not None and Pb.Pinv.dtype == np.float64
+    ref = np.linalg.solve(blocks, U)
+    kappa = float(np.linalg.cond(blocks).max())
+    # backward-stable Cholesky solve: forward error ≲ p·eps·κ
+    np.testing.assert_allclose(got, ref, rtol=0, atol=64 * 6 * EPS * kappa * np.abs(ref).max())
+    np.testing.assert_array_equal(Pb.solve(U), got)         # from the stored float64 inverses
 
 
 def test_float32_preconditioner_path_agrees_with_dense(monkeypatch):

@@ -41,12 +41,15 @@ class LanczosResult:
     exhausted : ndarray of bool, shape (k,)
         Probes whose Krylov space became invariant (or reached ``d``): their rules are exact.
     dim : int
+    basis : array, shape (k, m, d), optional
+        The Lanczos vectors, where the run was asked to return them (for Ritz vectors).
     """
 
     alpha: np.ndarray
     beta: np.ndarray
     exhausted: np.ndarray
     dim: int
+    basis: Any = None
 
     @property
     def n_probes(self) -> int:
@@ -66,19 +69,33 @@ class LanczosResult:
             ``β_m |e_mᵀ s_l|`` (an eigenvalue lies within the residual of each Ritz value).
         """
         m = self.n_steps if n_steps is None else check_int("n_steps", n_steps, 1, self.n_steps)
-        a = self.alpha[:, :m]
-        b = self.beta[:, :m - 1]
-        k = a.shape[0]
-        T = np.zeros((k, m, m))
-        idx = np.arange(m)
-        T[:, idx, idx] = a
-        T[:, idx[:-1], idx[1:]] = b
-        T[:, idx[1:], idx[:-1]] = b
-        theta, S = np.linalg.eigh(T)
+        theta, S = self._eigh(m)
         weights = S[:, 0, :] ** 2
         weights /= weights.sum(axis=1, keepdims=True)
         residuals = np.abs(self.beta[:, m - 1:m]) * np.abs(S[:, m - 1, :])
         return theta, weights, residuals
+
+    def _eigh(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        # eigenpairs of the leading m × m tridiagonal matrices
+        k = self.alpha.shape[0]
+        T = np.zeros((k, m, m))
+        idx = np.arange(m)
+        T[:, idx, idx] = self.alpha[:, :m]
+        T[:, idx[:-1], idx[1:]] = self.beta[:, :m - 1]
+        T[:, idx[1:], idx[:-1]] = self.beta[:, :m - 1]
+        return np.linalg.eigh(T)
+
+    def ritz_vectors(self, probe: int, which: Any) -> Any:
+        """Ritz vectors ``V s_l`` of one probe for the Ritz values of indices ``which`` (in
+        ascending order, as :meth:`quadrature` gives them), shape ``(d, len(which))``, in the
+        basis's array type and dtype; needs the basis (``return_basis=True``). For
+        :func:`lanczos_pencil` they are ``B``-normalised up to rounding."""
+        if self.basis is None:
+            raise ValueError("ritz_vectors needs the Lanczos basis: run with return_basis=True")
+        _, S = self._eigh(self.n_steps)
+        V = self.basis[probe, :self.n_steps]
+        coef = bk.asarray(S[probe][:, np.atleast_1d(which)], bk.get_xp(V), V.dtype)
+        return V.T @ coef
 
 
 def _breakdown(eps: float, norm_est: float, j: int) -> float:
@@ -89,7 +106,9 @@ def _breakdown(eps: float, norm_est: float, j: int) -> float:
 
 
 def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes: Any = None,
-            reorthogonalize: bool = True) -> LanczosResult:
+            reorthogonalize: bool = True,
+            stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+            return_basis: bool = False) -> LanczosResult:
     """Lanczos on ``k`` probes at once (columns of one block), with full reorthogonalisation.
 
     Each step is one ``A.matmat`` on a ``(d, k)`` block plus two batched classical
@@ -113,6 +132,13 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
     reorthogonalize : bool
         Full reorthogonalisation (default). Without it no basis is stored (memory ``O(dk)``)
         and rounding makes ghost copies of converged Ritz values, biasing densities.
+    stop : callable ``(alpha, beta) -> bool``, optional
+        Called after every step ``j`` with the leading ``j + 1`` columns of ``alpha`` and
+        ``beta`` (host arrays); ``True`` ends the run there (fewer than ``n_steps`` steps), e.g.
+        once the Ritz values a caller needs have converged.
+    return_basis : bool
+        Keep the Lanczos vectors (``kmd`` numbers; kept anyway with reorthogonalisation) in the
+        result, for :meth:`LanczosResult.ritz_vectors`.
 
     Returns
     -------
@@ -139,7 +165,8 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
         k = int(Q.shape[0])
     restart_rng = np.random.default_rng(ss_restart)
     eps = float(np.finfo(dt).eps)
-    basis = xp.empty((k, m, d), dtype=dt) if reorthogonalize else None
+    basis = xp.empty((k, m, d), dtype=dt) if reorthogonalize or return_basis else None
+    reorth = basis if reorthogonalize else None
     alpha = np.zeros((k, m))
     beta = np.zeros((k, m))
     exhausted = np.zeros(k, dtype=bool) if m < d else np.ones(k, dtype=bool)
@@ -154,13 +181,16 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
         W = W - a[:, None] * Q
         if Q_prev is not None:
             W -= b_prev[:, None] * Q_prev
-        if basis is not None:
-            W = _orthogonalize(xp, basis[:, :j + 1, :], W)
+        if reorth is not None:
+            W = _orthogonalize(xp, reorth[:, :j + 1, :], W)
         b = xp.sqrt(xp.sum(W * W, axis=1))
         a_h, b_h = (v.astype(np.float64) for v in bk.to_host(a, b))  # one copy per step
         alpha[:, j] = a_h
         beta[:, j] = b_h
         if j == m - 1:
+            break
+        if stop is not None and stop(alpha[:, :j + 1], beta[:, :j + 1]):
+            alpha, beta = alpha[:, :j + 1].copy(), beta[:, :j + 1].copy()
             break
         norm_est = max(norm_est, float(np.max(np.abs(a_h))), float(np.max(b_h)))
         broke = b_h <= _breakdown(eps, norm_est, j)
@@ -171,19 +201,22 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
             b = bk.asarray(np.where(broke, 1.0, b_h), xp, dt)
             for c in bad:
                 r = bk.asarray(restart_rng.standard_normal(d), xp, dt)
-                if basis is not None:
-                    r = _orthogonalize(xp, basis[c:c + 1, :j + 1, :], r[None, :])[0]
+                if reorth is not None:
+                    r = _orthogonalize(xp, reorth[c:c + 1, :j + 1, :], r[None, :])[0]
                 W[int(c)] = r / xp.sqrt(xp.sum(r * r))
             b_prev = bk.asarray(beta[:, j], xp, dt)
         else:
             b_prev = b
         Q_prev = Q
         Q = W / b[:, None]
-    return LanczosResult(alpha=alpha, beta=beta, exhausted=exhausted, dim=d)
+    return LanczosResult(alpha=alpha, beta=beta, exhausted=exhausted, dim=d,
+                         basis=basis if return_basis else None)
 
 
 def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed: Any = None,
-                   reorthogonalize: bool = True) -> LanczosResult:
+                   reorthogonalize: bool = True,
+                   stop: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+                   return_basis: bool = False) -> LanczosResult:
     """Lanczos for a symmetric pencil ``(A, B)``, ``B`` positive definite and given by its solve.
 
     The iteration runs on ``B⁻¹A``, which is self-adjoint in the ``B`` inner product (the
@@ -207,6 +240,11 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
     reorthogonalize : bool
         Full ``B``-reorthogonalisation (two classical Gram–Schmidt passes; keeps ``V`` and
         ``BV``, ``2md`` numbers).
+    stop : callable ``(alpha, beta) -> bool``, optional
+        As in :func:`lanczos`.
+    return_basis : bool
+        Keep the Lanczos vectors ``v_j`` (``md`` numbers) in the result, for
+        :meth:`LanczosResult.ritz_vectors`.
 
     Returns
     -------
@@ -220,7 +258,7 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
     z = B_solve(r)
     b = float(xp.sum(r * z)) ** 0.5
     w, v = r / b, z / b                       # w = B v, ‖v‖_B = 1
-    V = xp.empty((m, d), dtype=dt) if reorthogonalize else None
+    V = xp.empty((m, d), dtype=dt) if reorthogonalize or return_basis else None
     BV = xp.empty((m, d), dtype=dt) if reorthogonalize else None
     alpha, beta = np.zeros((1, m)), np.zeros((1, m))
     eps = float(np.finfo(dt).eps)
@@ -228,13 +266,15 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
     exhausted = m == d
     for j in range(m):
         if V is not None:
-            V[j], BV[j] = v[:, 0], w[:, 0]
+            V[j] = v[:, 0]
+        if BV is not None:
+            BV[j] = w[:, 0]
         u = op.matmat(v)
         a = float(xp.sum(v * u))
         u = u - a * w
         if w_prev is not None:
             u = u - b_prev * w_prev
-        if V is not None:
+        if BV is not None:
             for _ in range(2):     # make B⁻¹u B-orthogonal to V: subtract BV (Vᵀu)
                 u = u - BV[:j + 1].T @ (V[:j + 1] @ u)
         z = B_solve(u)
@@ -243,6 +283,9 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
         norm_est = max(norm_est, abs(a), b)
         if j == m - 1:
             break
+        if stop is not None and stop(alpha[:, :j + 1], beta[:, :j + 1]):
+            alpha, beta = alpha[:, :j + 1].copy(), beta[:, :j + 1].copy()
+            break
         if b <= _breakdown(eps, norm_est, j):
             # Invariant Krylov space: the j + 1 Ritz values are eigenvalues.
             alpha, beta, exhausted = alpha[:, :j + 1], beta[:, :j + 1], True
@@ -250,7 +293,8 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
             break
         w_prev, b_prev = w, b
         w, v = u / b, z / b
-    return LanczosResult(alpha=alpha, beta=beta, exhausted=np.array([exhausted]), dim=d)
+    return LanczosResult(alpha=alpha, beta=beta, exhausted=np.array([exhausted]), dim=d,
+                         basis=V[None] if return_basis else None)
 
 
 def _orthogonalize(xp: ModuleType, basis: Any, W: Any) -> Any:
