@@ -155,12 +155,41 @@ def test_slq_density_reports_the_a_posteriori_bound():
     """slq_density's w1_bound is this module's bound on its own rules, bracketing rules and
     interval."""
     from rmt.spectra import slq_density
+    from rmt.spectra.density import probe_seed
 
     A = _problem(120, 3)
     dens = slq_density(A, n_probes=6, n_steps=20, seed=2)
-    res = lanczos(A, 20, 6, seed=2)
+    res = lanczos(A, 20, 6, seed=probe_seed(2))
     b = slq_w1_bound(dens.nodes, dens.weights, *dens.interval, 120, dens.confidence,
                      nested=bracketing_rules(res))
     assert np.isclose(dens.w1_bound, b.total, rtol=1e-12)
     assert np.isclose(dens.quadrature_part * dens.width, b.quadrature, rtol=1e-12)
     assert np.isclose(dens.probe_part * dens.width, b.probe, rtol=1e-12)
+
+
+def test_one_seed_for_matrix_and_probes_keeps_the_bounds_valid():
+    """Regression: ``draw_covariance(seed=0)`` draws X from child 0 of SeedSequence(0), which
+    the densities once used for their probes too (probes = normalised rows of X: SLQ W1 0.040
+    against a bound of 0.013 here, KPM 0.041 against 0.025). With the probes' own stream both
+    bounds cover (measured W1 ~10× below them at this seed), the caller's SeedSequence is left
+    as it was, and a Generator is used as given."""
+    from rmt import backend as bk
+    from rmt.covariance import draw_covariance
+    from rmt.spectra import kpm_density, slq_density
+    from rmt.spectra.density import KPM_PROBE_TAG, probe_seed
+
+    d = 300
+    draw = draw_covariance(d, 2 * d, seed=0)
+    ev = np.linalg.eigvalsh(bk.to_numpy(draw.matrix()))
+    slq = slq_density(draw.operator(), n_probes=10, n_steps=60, seed=0)
+    assert _w1(slq.nodes.ravel(), slq.weights.ravel(), ev, np.ones(d)) <= slq.w1_bound
+    kpm = kpm_density(draw.operator(), 0.1, seed=0)
+    assert kpm.wasserstein1(ev) <= kpm.w1_bound
+    ss = np.random.SeedSequence(4, spawn_key=(1,))
+    tagged = probe_seed(ss, KPM_PROBE_TAG)
+    assert ss.spawn_key == (1,) and ss.n_children_spawned == 0
+    assert tagged.spawn_key == (1, KPM_PROBE_TAG) and tagged.entropy == 4
+    rng = np.random.default_rng(0)
+    assert probe_seed(rng) is rng
+    with pytest.raises(ValueError, match="tag"):
+        probe_seed(0, -1)

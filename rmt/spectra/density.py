@@ -61,6 +61,35 @@ from .operators import _Operator, as_operator, sphere_probes
 
 
 RULES = ("ctu", "favard")
+#: spawn_key tags that keep the densities' probes off the streams a caller's own draws read
+#: (``draw_covariance(seed=s)`` draws X from child 0 of ``SeedSequence(s)``, so with the
+#: untagged seed the probes were normalised rows of X; measured: W1 0.047 against a bound of
+#: 0.0061). Large constants, so no ``spawn`` child (keys 0, 1, 2, …) can equal them.
+SLQ_PROBE_TAG = 0x534C5150   # "SLQP"
+KPM_PROBE_TAG = 0x4B504D50   # "KPMP"
+
+
+def probe_seed(seed: Any, tag: int = SLQ_PROBE_TAG) -> Any:
+    """The seed the density functions draw their probes from: ``seed`` with ``tag`` appended
+    to its ``spawn_key`` (domain separation from every other draw made with the same seed);
+    a Generator is used as given (its stream is the caller's to manage).
+
+    Parameters
+    ----------
+    seed : None, int, SeedSequence or Generator
+    tag : int, >= 0
+
+    Returns
+    -------
+    SeedSequence or Generator
+        A new SeedSequence (the caller's is not touched), or ``seed`` itself.
+    """
+    tag = check_int("tag", tag, 0)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    ss = bk.as_seed_sequence(seed)
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (tag,),
+                                  pool_size=ss.pool_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,6 +498,8 @@ def slq_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
         Constant of the quadrature part (module notes). ``"ctu"`` follows Chen–Trogdon–Ubaru;
         ``"favard"`` is ≈7.6× smaller and so needs ≈7.6× fewer steps for the same target.
     seed : int, SeedSequence or Generator, optional
+        The probes come from :func:`probe_seed` (``seed`` tagged ``SLQ_PROBE_TAG``), so the
+        same integer seed may also draw the matrix; a Generator is used as given.
 
     Returns
     -------
@@ -491,7 +522,7 @@ def slq_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
     k0, m0 = slq_parameters(accuracy, d, confidence, rule)
     k = k0 if n_probes is None else check_int("n_probes", n_probes, 1)
     m = m0 if n_steps is None else check_int("n_steps", n_steps, 1)
-    res = lanczos(op, m, k, seed=seed)
+    res = lanczos(op, m, k, seed=probe_seed(seed))
     theta, weights, residuals = res.quadrature()
     iv = _interval_from_rules(theta, residuals)
     m_used = res.n_steps
@@ -527,7 +558,8 @@ def kpm_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
         ``margin`` of its width on each side.
     margin : float, >= 0
     seed : int, SeedSequence or Generator, optional
-        Child 0 draws the probes, child 1 seeds the edge estimate.
+        Child 0 of :func:`probe_seed` (``seed`` tagged ``KPM_PROBE_TAG``) draws the probes,
+        child 1 seeds the edge estimate; a Generator is used as given.
 
     Returns
     -------
@@ -544,7 +576,7 @@ def kpm_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
     k = k0 if n_probes is None else check_int("n_probes", n_probes, 1)
     N = N0 if degree is None else check_int("degree", degree, 2)
     margin = check_real("margin", margin, 0.0)
-    ss_probe, ss_edges = bk.spawn_seeds(seed, 2)
+    ss_probe, ss_edges = bk.spawn_seeds(probe_seed(seed, KPM_PROBE_TAG), 2)
     given = interval is not None
     if given:
         lo = check_real("interval[0]", interval[0])
