@@ -19,10 +19,11 @@ spectral measure of ``B`` is at most ``W · (ε_quad + ε_probe)`` where
 * SLQ, reported: the a posteriori bound of :mod:`rmt.spectra.bounds` — the
   Chebyshev–Markov–Stieltjes inequalities of the probes' Gauss rules, the nested rules of fewer
   steps and Radau-type rules through points inside the brackets bound each probe's cdf error
-  (deterministic given the probes, no smoothness needed), and the probe part uses the exact Beta
-  moment generating function with the cdf's envelope. At ``d = 2000``, 10 probes × 100 steps it
-  is median 5.6× the measured W1 on a weighted covariance and on Marchenko–Pastur over 10 probe
-  seeds (was 7.8× and 7.5×; :mod:`benchmarks.peer_sections`, section ``slq``). It is used
+  (deterministic given the probes, no smoothness needed), and the probe part is a rank quantile
+  of exact draws of the probe-error process (its law depends on ``d`` and the probe count only),
+  windowed by where the cdf's envelope puts the spectrum. At ``d = 2000``, 10 probes × 100 steps
+  it is median XXX× the measured W1 on a weighted covariance and YYY× on Marchenko–Pastur over 10
+  probe seeds (was 5.6× and 5.6×; :mod:`benchmarks.peer_sections`, section ``slq``). It is used
   whenever the rules are at hand.
 * SLQ, a priori (planning, and :func:`density_w1_bound` without rules): ``ε_quad = 12/(2m − 1)`` (CTU's constant: ``m = ⌈12/t + ½⌉`` steps give ``t/2``;
   ``rule="ctu"``, the default), or the sharper ``ε_quad = π/(4m)`` (``rule="favard"``): an
@@ -66,6 +67,7 @@ RULES = ("ctu", "favard")
 #: untagged seed the probes were normalised rows of X; measured: W1 0.047 against a bound of
 #: 0.0061). Large constants, so no ``spawn`` child (keys 0, 1, 2, …) can equal them.
 SLQ_PROBE_TAG = 0x534C5150   # "SLQP"
+SLQ_BOUND_TAG = 0x534C5142   # "SLQB": the draws of the probe part of the SLQ bound
 KPM_PROBE_TAG = 0x4B504D50   # "KPMP"
 
 
@@ -98,7 +100,8 @@ def probe_seed(seed: Any, tag: int = SLQ_PROBE_TAG) -> Any:
 
 def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confidence: float, *,
                      n_steps: Any = None, rule: str = "ctu", degree: int | None = None,
-                     rules: tuple[Any, Any, float] | None = None) -> tuple[float, float, float]:
+                     rules: tuple[Any, Any, float] | None = None,
+                     seed: Any = None) -> tuple[float, float, float]:
     """The Wasserstein-1 error bound of an SLQ or KPM density (module notes): the one place it
     is computed.
 
@@ -120,7 +123,9 @@ def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confide
         The probes' Gauss rules, the lower end of the interval (of width ``width``) and
         optionally further rules (:func:`rmt.spectra.bounds.bracketing_rules`): the bound
         is then :func:`rmt.spectra.bounds.slq_w1_bound` (a posteriori quadrature part, probe
-        part from the exact Beta moment generating function).
+        part from draws of the probe deviation process).
+    seed : optional (SLQ with ``rules``)
+        For those draws; must be independent of the probes.
 
     Returns
     -------
@@ -133,7 +138,7 @@ def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confide
     if method == "slq" and rules is not None and width > 0:
         nodes, weights, lower, *nested = rules
         b = slq_w1_bound(nodes, weights, lower, lower + width, dim, confidence,
-                         nested=nested[0] if nested else ())
+                         nested=nested[0] if nested else (), seed=seed)
         return b.total, b.quadrature / width, b.probe / width
     if method == "slq":
         m = np.atleast_1d(np.asarray(n_steps, dtype=float))
@@ -529,7 +534,8 @@ def slq_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
     W = iv.width
     w1, quad, probe = density_w1_bound("slq", W, d, k, confidence, rule=rule,
                                        n_steps=np.where(res.exhausted, 0, m_used),
-                                       rules=(theta, weights, iv.lower, bracketing_rules(res)))
+                                       rules=(theta, weights, iv.lower, bracketing_rules(res)),
+                                       seed=probe_seed(seed, SLQ_BOUND_TAG))
     return SLQDensity(interval=(iv.lower, iv.upper), dim=d, n_probes=k, confidence=float(confidence),
                       w1_bound=w1, quadrature_part=quad, probe_part=probe,
                       nodes=theta, weights=weights, n_steps=m_used, rule=rule,
