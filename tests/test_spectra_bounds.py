@@ -227,7 +227,7 @@ def test_bound_coverage_over_many_probe_seeds():
         G = sphere_probes(d, k, bk.spawn_seeds(probe_seed(s), 2)[0])   # lanczos's child 0
         Fbar = np.cumsum(((U.T @ G) ** 2).mean(axis=1))[:-1]
         errs.append(float(np.sum(np.abs(Fbar - F) * np.diff(lam))))
-        th, tw, r = res.quadrature()
+        th, tw, _ = res.quadrature()
         assert np.allclose(th, dens.nodes)                       # the same probes
         xs, _, lo, hi = cms_envelope(th, tw, *dens.interval, bracketing_rules(res))
         p, _, mean = probe_part(xs, lo, hi, d, k, 0.2, n_draws=200, seed=10_000 + s)

@@ -22,7 +22,7 @@ spectral measure of ``B`` is at most ``W · (ε_quad + ε_probe)`` where
   (deterministic given the probes, no smoothness needed), and the probe part is a rank quantile
   of exact draws of the probe-error process (its law depends on ``d`` and the probe count only),
   windowed by where the cdf's envelope puts the spectrum. At ``d = 2000``, 10 probes × 100 steps
-  it is median XXX× the measured W1 on a weighted covariance and YYY× on Marchenko–Pastur over 10
+  it is median 4.5× the measured W1 on a weighted covariance and 4.6× on Marchenko–Pastur over 10
   probe seeds (was 5.6× and 5.6×; :mod:`benchmarks.peer_sections`, section ``slq``). It is used
   whenever the rules are at hand.
 * SLQ, a priori (planning, and :func:`density_w1_bound` without rules): ``ε_quad = 12/(2m − 1)`` (CTU's constant: ``m = ⌈12/t + ½⌉`` steps give ``t/2``;
