@@ -326,7 +326,7 @@ def _probe_error_draws(d: int, k: int, n: int, rng: np.random.Generator):
     """``|Z|`` for ``n`` independent draws of the probe deviation process, in chunks of shape
     (c, d + 1): ``Z_r = mean_v (Σ_{i≤r} v_i² − r/d)`` for ``k`` vectors ``v`` uniform on the
     sphere of ``R^d`` (normalised Gaussians), ``Z_0 = Z_d = 0``."""
-    chunk = max(1, 4_000_000 // (k * d))
+    chunk = max(1, 1_000_000 // (k * d))      # ~8 MB per (c, k, d) array
     frac = np.arange(1, d + 1) / d
     for s in range(0, n, chunk):
         c = min(chunk, n - s)
