@@ -19,10 +19,11 @@ spectral measure of ``B`` is at most ``W · (ε_quad + ε_probe)`` where
 * SLQ, reported: the a posteriori bound of :mod:`rmt.spectra.bounds` — the
   Chebyshev–Markov–Stieltjes inequalities of the probes' Gauss rules, the nested rules of fewer
   steps and Radau-type rules through points inside the brackets bound each probe's cdf error
-  (deterministic given the probes, no smoothness needed), and the probe part uses the exact Beta
-  moment generating function with the cdf's envelope. At ``d = 2000``, 10 probes × 100 steps it
-  is median 5.6× the measured W1 on a weighted covariance and on Marchenko–Pastur over 10 probe
-  seeds (was 7.8× and 7.5×; :mod:`benchmarks.peer_sections`, section ``slq``). It is used
+  (deterministic given the probes, no smoothness needed), and the probe part is a rank quantile
+  of exact draws of the probe-error process (its law depends on ``d`` and the probe count only),
+  windowed by where the cdf's envelope puts the spectrum. At ``d = 2000``, 10 probes × 100 steps
+  it is median 4.5× the measured W1 on a weighted covariance and 4.6× on Marchenko–Pastur over 10
+  probe seeds (was 5.6× and 5.6×; :mod:`benchmarks.peer_sections`, section ``slq``). It is used
   whenever the rules are at hand.
 * SLQ, a priori (planning, and :func:`density_w1_bound` without rules): ``ε_quad = 12/(2m − 1)`` (CTU's constant: ``m = ⌈12/t + ½⌉`` steps give ``t/2``;
   ``rule="ctu"``, the default), or the sharper ``ε_quad = π/(4m)`` (``rule="favard"``): an
@@ -61,6 +62,36 @@ from .operators import _Operator, as_operator, sphere_probes
 
 
 RULES = ("ctu", "favard")
+#: spawn_key tags that keep the densities' probes off the streams a caller's own draws read
+#: (``draw_covariance(seed=s)`` draws X from child 0 of ``SeedSequence(s)``, so with the
+#: untagged seed the probes were normalised rows of X; measured: W1 0.047 against a bound of
+#: 0.0061). Large constants, so no ``spawn`` child (keys 0, 1, 2, …) can equal them.
+SLQ_PROBE_TAG = 0x534C5150   # "SLQP"
+SLQ_BOUND_TAG = 0x534C5142   # "SLQB": the draws of the probe part of the SLQ bound
+KPM_PROBE_TAG = 0x4B504D50   # "KPMP"
+
+
+def probe_seed(seed: Any, tag: int = SLQ_PROBE_TAG) -> Any:
+    """The seed the density functions draw their probes from: ``seed`` with ``tag`` appended
+    to its ``spawn_key`` (domain separation from every other draw made with the same seed);
+    a Generator is used as given (its stream is the caller's to manage).
+
+    Parameters
+    ----------
+    seed : None, int, SeedSequence or Generator
+    tag : int, >= 0
+
+    Returns
+    -------
+    SeedSequence or Generator
+        A new SeedSequence (the caller's is not touched), or ``seed`` itself.
+    """
+    tag = check_int("tag", tag, 0)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    ss = bk.as_seed_sequence(seed)
+    return np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (tag,),
+                                  pool_size=ss.pool_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +100,8 @@ RULES = ("ctu", "favard")
 
 def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confidence: float, *,
                      n_steps: Any = None, rule: str = "ctu", degree: int | None = None,
-                     rules: tuple[Any, Any, float] | None = None) -> tuple[float, float, float]:
+                     rules: tuple[Any, Any, float] | None = None,
+                     seed: Any = None) -> tuple[float, float, float]:
     """The Wasserstein-1 error bound of an SLQ or KPM density (module notes): the one place it
     is computed.
 
@@ -91,7 +123,9 @@ def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confide
         The probes' Gauss rules, the lower end of the interval (of width ``width``) and
         optionally further rules (:func:`rmt.spectra.bounds.bracketing_rules`): the bound
         is then :func:`rmt.spectra.bounds.slq_w1_bound` (a posteriori quadrature part, probe
-        part from the exact Beta moment generating function).
+        part from draws of the probe deviation process).
+    seed : optional (SLQ with ``rules``)
+        For those draws; must be independent of the probes.
 
     Returns
     -------
@@ -104,7 +138,7 @@ def density_w1_bound(method: str, width: float, dim: int, n_probes: int, confide
     if method == "slq" and rules is not None and width > 0:
         nodes, weights, lower, *nested = rules
         b = slq_w1_bound(nodes, weights, lower, lower + width, dim, confidence,
-                         nested=nested[0] if nested else ())
+                         nested=nested[0] if nested else (), seed=seed)
         return b.total, b.quadrature / width, b.probe / width
     if method == "slq":
         m = np.atleast_1d(np.asarray(n_steps, dtype=float))
@@ -469,6 +503,8 @@ def slq_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
         Constant of the quadrature part (module notes). ``"ctu"`` follows Chen–Trogdon–Ubaru;
         ``"favard"`` is ≈7.6× smaller and so needs ≈7.6× fewer steps for the same target.
     seed : int, SeedSequence or Generator, optional
+        The probes come from :func:`probe_seed` (``seed`` tagged ``SLQ_PROBE_TAG``), so the
+        same integer seed may also draw the matrix; a Generator is used as given.
 
     Returns
     -------
@@ -491,14 +527,15 @@ def slq_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
     k0, m0 = slq_parameters(accuracy, d, confidence, rule)
     k = k0 if n_probes is None else check_int("n_probes", n_probes, 1)
     m = m0 if n_steps is None else check_int("n_steps", n_steps, 1)
-    res = lanczos(op, m, k, seed=seed)
+    res = lanczos(op, m, k, seed=probe_seed(seed))
     theta, weights, residuals = res.quadrature()
     iv = _interval_from_rules(theta, residuals)
     m_used = res.n_steps
     W = iv.width
     w1, quad, probe = density_w1_bound("slq", W, d, k, confidence, rule=rule,
                                        n_steps=np.where(res.exhausted, 0, m_used),
-                                       rules=(theta, weights, iv.lower, bracketing_rules(res)))
+                                       rules=(theta, weights, iv.lower, bracketing_rules(res)),
+                                       seed=probe_seed(seed, SLQ_BOUND_TAG))
     return SLQDensity(interval=(iv.lower, iv.upper), dim=d, n_probes=k, confidence=float(confidence),
                       w1_bound=w1, quadrature_part=quad, probe_part=probe,
                       nodes=theta, weights=weights, n_steps=m_used, rule=rule,
@@ -527,7 +564,8 @@ def kpm_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
         ``margin`` of its width on each side.
     margin : float, >= 0
     seed : int, SeedSequence or Generator, optional
-        Child 0 draws the probes, child 1 seeds the edge estimate.
+        Child 0 of :func:`probe_seed` (``seed`` tagged ``KPM_PROBE_TAG``) draws the probes,
+        child 1 seeds the edge estimate; a Generator is used as given.
 
     Returns
     -------
@@ -544,7 +582,7 @@ def kpm_density(A: Any, accuracy: float = 0.05, *, confidence: float = 0.95,
     k = k0 if n_probes is None else check_int("n_probes", n_probes, 1)
     N = N0 if degree is None else check_int("degree", degree, 2)
     margin = check_real("margin", margin, 0.0)
-    ss_probe, ss_edges = bk.spawn_seeds(seed, 2)
+    ss_probe, ss_edges = bk.spawn_seeds(probe_seed(seed, KPM_PROBE_TAG), 2)
     given = interval is not None
     if given:
         lo = check_real("interval[0]", interval[0])
