@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     pc.SoftmaxLayerHessian._zspace = counted
     # Wall time of each stage inside the call (wrapped, not re-run).
-    stages = {"block_factors": (pc._BlockP, "__init__"), "lanczos": (pc, "_extremes"),
+    stages = {"block_factors": (pc.BlockP, "__init__"), "lanczos": (pc, "_extremes"),
               "lobpcg": (pc, "_smallest"), "cg": (pc, "_cg")}
     spent = dict.fromkeys(stages, 0.0)
 

@@ -12,6 +12,7 @@ from rmt.hessian import hessian
 from rmt.models import LinearClassifier, OneHiddenLayer, softmax
 from rmt.preconditioners import (APPROXIMATIONS, SoftmaxLayerHessian, dense_quality,
                                  layer_hessian, preconditioner_quality)
+from rmt.softmax_layer import BlockP
 
 EPS = np.finfo(float).eps
 FIELDS = ("frobenius_error", "spectral_error", "kappa", "newton_error",
@@ -248,11 +249,11 @@ def test_block_inverses_in_threaded_chunks(monkeypatch):
     # Cholesky inverses: backward stable, relative error ≲ p·eps·κ(H_ii) per block.
     tol = 64 * 6 * EPS * np.linalg.cond(blocks)[:, None, None] * np.abs(ref).max(axis=(1, 2),
                                                                                keepdims=True)
-    full = pc._BlockP(hess, 3)
+    full = BlockP(hess, 3)
     assert full.Pinv is full.Pinv_pre and np.all(np.abs(full.Pinv - ref) <= tol)
     np.testing.assert_array_equal(full.Pinv, full.Pinv.transpose(0, 2, 1))
     # float32 storage: the float32 rounding of the same inverses, and no float64 stack
-    Pb = pc._BlockP(hess, 3, np.float32)
+    Pb = BlockP(hess, 3, np.float32)
     assert Pb.Pinv is None and Pb.Pinv_pre.dtype == np.float32
     np.testing.assert_array_equal(Pb.Pinv_pre, full.Pinv.astype(np.float32))
     U = np.random.default_rng(1).standard_normal((10, 6, 2))
@@ -275,7 +276,7 @@ def test_refined_block_solve_falls_back_to_float64_inverses():
     model, X, _ = _linear(5, 6, 40)
     hess = SoftmaxLayerHessian(X, softmax(X @ model.V.T))
     blocks = hess.blocks(0, 5)
-    Pb = pc._BlockP(hess, 2, np.float32)
+    Pb = BlockP(hess, 2, np.float32)
     Pb.Pinv_pre *= 3
     U = np.random.default_rng(3).standard_normal((5, 6, 1))
     got = Pb.solve(U)
