@@ -60,7 +60,6 @@ __all__ = [
     "device_name",
     "synchronize",
     "limit_blas_threads",
-    "blas_thread_count",
     "install_hint",
     "rss_bytes",
     "reset_peak_rss",
@@ -402,14 +401,6 @@ def limit_blas_threads(n: int = 1):
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     return threadpool_limits(limits=int(n))
-
-
-def blas_thread_count() -> int:
-    """Threads the host BLAS may use now (threadpoolctl; 1 when it reports none)."""
-    from threadpoolctl import threadpool_info  # noqa: PLC0415
-
-    n = [int(i.get("num_threads") or 1) for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(n, default=1)
 
 
 def install_hint(extra: str) -> str:

@@ -152,3 +152,18 @@ def test_pencil_ritz_vectors_and_early_stop(reorth):
         assert abs(np.sqrt(z @ B @ z) - rr) <= slack
     with pytest.raises(ValueError, match="return_basis"):
         lanczos_pencil(A, lambda R: Binv @ R, 5, seed=1).ritz_vectors(0, [0])
+
+
+def test_a_stop_before_d_steps_is_not_exhausted():
+    # n_steps ≥ d would exhaust the space, but a stop at step 12 of d = 30 does not.
+    from rmt.spectra import lanczos
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 30))
+    A = A + A.T
+    r = lanczos(A, 40, 2, seed=1, stop=lambda a, b: a.shape[1] == 12)
+    assert r.n_steps == 12 and not r.exhausted.any()
+    r = lanczos_pencil(A, lambda R: R, 40, seed=1, stop=lambda a, b: a.shape[1] == 12)
+    assert r.n_steps == 12 and not r.exhausted[0]
+    assert lanczos(A, 40, 1, seed=1).exhausted.all()               # all d steps: exhausted
+    assert lanczos_pencil(A, lambda R: R, 40, seed=1).exhausted[0]

@@ -194,6 +194,36 @@ def test_lanczos_stops_early_at_lanczos_rtol():
     assert hi <= lo * (1 + rtol) / (1 - rtol) * (1 + 1e-12)
 
 
+def test_early_lanczos_stop_keeps_the_top_eigenvalue():
+    # A layer whose top Ritz value sits on λ₂ with a residual below 0.5 % of it at step 11
+    # (λ₁ = 0.23518, λ₂ = 0.22844: λ₁ shows at step 14): a stop after 10 steps reported
+    # λ_max in [0.22849, 0.2296] and every spectral-error interval missed the dense value.
+    model = LinearClassifier.init(18, 26, 1.0, seed=472)
+    X, y = make_classification(78, 26, 18, seed=471)
+    dense = preconditioner_quality(model, X, y, method="dense")
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=471, kappa_rtol=1e-3)
+    lam = np.linalg.eigvalsh(layer_hessian(model, X))[-1]
+    assert free.hessian_lambda_max >= lam * (1 - 5e-3)         # within lanczos_rtol of λ₁
+    _compare(dense, free, kappa_rtol=2e-3)
+
+
+def test_unconverged_bottom_gives_an_unbounded_kappa_interval():
+    # σ = 6: block κ ≈ 700, not converged in 40 pencil steps, so θ_min − r ≤ 0: the upper end
+    # of the κ interval is +inf (it used to divide by the smallest float and overflow).
+    import warnings
+
+    model = LinearClassifier.init(10, 16, 6.0, seed=35)
+    X, y = make_classification(61, 16, 10, seed=34)
+    dense = preconditioner_quality(model, X, y, method="dense", approximations=("block",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        rep = preconditioner_quality(model, X, y, method="lanczos", seed=30,
+                                     approximations=("block",))
+    lo, hi = rep.results["block"].kappa_bounds
+    # the lower end, θ_max/θ_min of Ritz values inside the spectrum, stays a valid bound
+    assert hi == math.inf and lo <= dense.results["block"].kappa
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(blocks="W"), ValueError, "blocks"),
     (dict(blocks="Z"), ValueError, "blocks"),
@@ -237,15 +267,11 @@ def test_bad_models_and_sizes():
         SoftmaxLayerHessian(np.ones((3, 2)), np.ones((2, 3)))
 
 
-def test_block_inverses_in_threaded_chunks(monkeypatch):
-    import rmt.preconditioners as pc
-    from rmt import backend as bk
-
+def test_block_inverses_in_chunks():
     model, X, _ = _linear(10, 6, 40)
     hess = SoftmaxLayerHessian(X, softmax(X @ model.V.T))
     blocks = hess.blocks(0, 10)
-    ref = np.linalg.inv(blocks)
-    monkeypatch.setattr(bk, "blas_thread_count", lambda: 2)    # two workers, four chunks
+    ref = np.linalg.inv(blocks)                                  # chunks of 3: four, the last short
     # Cholesky inverses: backward stable, relative error ≲ p·eps·κ(H_ii) per block.
     tol = 64 * 6 * EPS * np.linalg.cond(blocks)[:, None, None] * np.abs(ref).max(axis=(1, 2),
                                                                                keepdims=True)
@@ -265,6 +291,25 @@ def test_block_inverses_in_threaded_chunks(monkeypatch):
     np.testing.assert_allclose(got, U, rtol=0, atol=64 * EPS * kappa * np.abs(U).max() * 6)
     np.testing.assert_allclose(Pb.solve(U), full.solve(U), rtol=0,
                                atol=64 * EPS * kappa * np.abs(full.solve(U)).max() * 6)
+
+
+def test_refined_block_solve_edge_columns():
+    # A zero column next to a live one (no 0/0, no needless fallback: the zero column is at
+    # rounding level from the start), and NaN input (returned as NaN without forming the float64
+    # inverses).
+    model, X, _ = _linear(5, 6, 40)
+    hess = SoftmaxLayerHessian(X, softmax(X @ model.V.T))
+    Pb = BlockP(hess, 2, np.float32)
+    U = np.random.default_rng(4).standard_normal((5, 6, 2))
+    U[:, :, 0] = 0.0
+    got = Pb.solve(U)
+    assert Pb.Pinv is None and np.all(got[:, :, 0] == 0.0)
+    ref = np.linalg.solve(hess.blocks(0, 5), U[:, :, 1:])
+    kappa = float(np.linalg.cond(hess.blocks(0, 5)).max())
+    np.testing.assert_allclose(got[:, :, 1:], ref, rtol=0,
+                               atol=64 * 6 * EPS * kappa * np.abs(ref).max())
+    U[0, 0, 1] = np.nan
+    assert np.isnan(Pb.solve(U)).any() and Pb.Pinv is None
 
 
 def test_refined_block_solve_falls_back_to_float64_inverses():

@@ -169,7 +169,7 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
     reorth = basis if reorthogonalize else None
     alpha = np.zeros((k, m))
     beta = np.zeros((k, m))
-    exhausted = np.zeros(k, dtype=bool) if m < d else np.ones(k, dtype=bool)
+    exhausted = np.zeros(k, dtype=bool)          # breakdowns; reaching d steps is added below
     Q_prev = None
     b_prev = None
     norm_est = 0.0
@@ -209,6 +209,7 @@ def lanczos(A: Any, n_steps: int, n_probes: int = 1, *, seed: Any = None, probes
             b_prev = b
         Q_prev = Q
         Q = W / b[:, None]
+    exhausted |= alpha.shape[1] == d              # not after a stop before d steps
     return LanczosResult(alpha=alpha, beta=beta, exhausted=exhausted, dim=d,
                          basis=basis if return_basis else None)
 
@@ -263,7 +264,7 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
     alpha, beta = np.zeros((1, m)), np.zeros((1, m))
     eps = float(np.finfo(dt).eps)
     w_prev, b_prev, norm_est = None, 0.0, 0.0
-    exhausted = m == d
+    exhausted = False
     for j in range(m):
         if V is not None:
             V[j] = v[:, 0]
@@ -293,6 +294,7 @@ def lanczos_pencil(A: Any, B_solve: Callable[[Any], Any], n_steps: int, *, seed:
             break
         w_prev, b_prev = w, b
         w, v = u / b, z / b
+    exhausted = exhausted or alpha.shape[1] == d   # not after a stop before d steps
     return LanczosResult(alpha=alpha, beta=beta, exhausted=np.array([exhausted]), dim=d,
                          basis=V[None] if return_basis else None)
 
