@@ -207,6 +207,19 @@ def test_early_lanczos_stop_keeps_the_top_eigenvalue():
     _compare(dense, free, kappa_rtol=2e-3)
 
 
+def test_lobpcg_stopped_on_an_inner_eigenvalue_is_caught():
+    # μ₂ = 0.28571 lies 1.9 % above μ_min = 0.28030 (diagonal P), within kappa_rtol: LOBPCG
+    # stopped on μ₂ and its κ interval [10.617, 10.776] missed the dense 10.821; the Lanczos run
+    # of the same operator had a lower Rayleigh quotient (0.28109), which now wins.
+    model = LinearClassifier.init(19, 11, 1.0, seed=845)
+    X, y = make_classification(80, 11, 19, seed=844)
+    dense = preconditioner_quality(model, X, y, method="dense", approximations=("diagonal",))
+    free = preconditioner_quality(model, X, y, method="lanczos", seed=844,
+                                  approximations=("diagonal",))
+    lo, hi = free.results["diagonal"].kappa_bounds
+    assert lo * (1 - 1e-9) <= dense.results["diagonal"].kappa <= hi * (1 + 1e-9)
+
+
 def test_unconverged_bottom_gives_an_unbounded_kappa_interval():
     # σ = 6: block κ ≈ 700, not converged in 40 pencil steps, so θ_min − r ≤ 0: the upper end
     # of the κ interval is +inf (it used to divide by the smallest float and overflow).
