@@ -407,8 +407,8 @@ def _extremes(matmat: Any, hess: SoftmaxLayerHessian, n_steps: int, seed: Any,
     of the pencil (operator, ``B``) when ``B_solve`` is given
     (:func:`rmt.spectra.lanczos_pencil`). With ``rtol > 0`` the run ends before ``n_steps``
     once the ``ends`` it is for have converged to ``rtol`` (:func:`_converged`). ``certify``
-    (pencil only) maps the two extreme Ritz vectors, shape ``(n, 2)``, to their values and
-    residual bounds ``(θ, r)``, which then replace the run's own."""
+    (:func:`_certifier`) maps the two extreme Ritz vectors, shape ``(n, 2)``, to their values
+    and residual bounds ``(θ, r)``, which then replace the run's own."""
     C, p = hess.C, hess.p
 
     def flat(f: Any) -> Any:
@@ -460,25 +460,6 @@ def _certifier(hess: SoftmaxLayerHessian, matmat: Any, Pb: Any = None) -> Any:
         rr = xp.sum(R * (R if Pb is None else Pb.solve(R)), axis=(0, 1))
         return theta, xp.sqrt(xp.maximum(rr, 0.0) / yBy)
     return certify
-
-
-def _block_extremes(hess: SoftmaxLayerHessian, Pb: BlockP, c: float, n_steps: int,
-                    seed: Any, reorth: bool, rtol: float
-                    ) -> tuple[float, float, float, float, int]:
-    """:func:`_extremes` of the pencil ``(H + c·P N S⁻¹ Nᵀ P, P)`` for ``P = ⊕ H_ii``.
-
-    With float32 inverses only (:class:`BlockP`) the pencil runs in float32 against ``P̃``,
-    the inverse of the stored inverses (one float32 product per step instead of a refined
-    solve), and its two extreme Ritz vectors are certified in float64 against the true ``P``
-    (:func:`_certifier`)."""
-    low = np.dtype(Pb.Pinv_pre.dtype)
-    if low == np.dtype(hess.dtype):
-        return _extremes(lambda U: hess.shifted_block_matvec(U, Pb.S_inv, c), hess, n_steps,
-                         seed, reorth, Pb.solve, rtol, "both")
-    h32, S32 = hess.astype(low), Pb.S_inv.astype(low)
-    certify = _certifier(hess, lambda U: hess.shifted_block_matvec(U, Pb.S_inv, c), Pb)
-    return _extremes(lambda U: h32.shifted_block_matvec(U, S32, c), h32, n_steps, seed, reorth,
-                     Pb.precondition, rtol, "both", certify)
 
 
 def _cg(hess: SoftmaxLayerHessian, g: Any, Pb: BlockP, rtol: float) -> Any:
@@ -537,9 +518,9 @@ def _shifted_diagonal(hess: SoftmaxLayerHessian, Ps: dict, names: list[str]) -> 
     return matmat
 
 
-def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: BlockP, names: list[str],
-              tops: list[float], seeds: list[Any], rtol: float, maxiter: int
-              ) -> list[tuple[float, float]]:
+def _smallest(hess: SoftmaxLayerHessian, search: SoftmaxLayerHessian, Ps: dict, Ps_low: dict,
+              Pb: BlockP, names: list[str], tops: list[float], seeds: list[Any], rtol: float,
+              maxiter: int) -> list[tuple[float, float]]:
     """Smallest eigenvalue ``θ`` of the shifted operator ``M`` of :func:`_shifted_diagonal` for
     each diagonal ``P`` in ``names``, and the residual norm ``‖Mx − θx‖`` of its unit Ritz vector
     from a fresh product (an eigenvalue lies within it of ``θ``).
@@ -550,14 +531,14 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: BlockP, names: list[str],
     (``κ`` of a few), whatever ``κ(M)`` is, and one read of the stored ``P_block⁻¹`` serves every
     ``P`` of a step. (A Kronecker stand-in ``t_i Σ`` for the blocks, which avoids reading the
     ``C p²`` inverses, needed 4× the iterations: each class's softmax weights tilt and reweight
-    its block differently.) Layers of at most :data:`_DENSE_BOTTOM` parameters are diagonalised
-    densely."""
+    its block differently.) Where ``search`` (with ``Ps_low``) is a float32 copy of the layer,
+    the search runs in it and the float64 certificate decides. Layers of at most
+    :data:`_DENSE_BOTTOM` parameters are diagonalised densely."""
     xp, C, p, n = hess.xp, hess.C, hess.p, hess.dim
     k = len(names)
     sq = xp.sqrt(xp.stack([Ps[a].delta for a in names], axis=-1))
 
-    def operator(h: SoftmaxLayerHessian, P: dict) -> Any:
-        op = _shifted_diagonal(h, P, names)
+    def flat(op: Any) -> Any:                  # on (n, k) columns, as smallest_lockstep asks
         return lambda V, cols: _flat(op(V.reshape(C, p, -1), cols))
 
     sq_low = {}
@@ -571,14 +552,9 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: BlockP, names: list[str],
         U *= s_
         return _flat(U)
 
-    def certify(X: Any) -> tuple[Any, Any]:
-        # Rayleigh quotients and residual norms of the unit columns, from a fresh product
-        X = X / xp.sqrt(xp.sum(X * X, axis=0, keepdims=True))
-        MX = matmat(X, np.arange(k))
-        theta = xp.sum(X * MX, axis=0)
-        return theta, xp.sqrt(xp.sum((MX - X * theta[None]) ** 2, axis=0))
-
-    matmat = operator(hess, Ps)
+    op = _shifted_diagonal(hess, Ps, names)
+    matmat = flat(op)
+    certify = _certifier(hess, lambda U: op(U, np.arange(k)))
     tol = [1e-12 * t for t in tops]
     if n <= _DENSE_BOTTOM:
         X = xp.empty((n, k), dtype=hess.dtype)
@@ -589,14 +565,13 @@ def _smallest(hess: SoftmaxLayerHessian, Ps: dict, Pb: BlockP, names: list[str],
     else:
         X = xp.concatenate([bk.standard_normal((n, 1), s_, xp, hess.dtype) for s_ in seeds],
                            axis=1)
-        low = np.dtype(Pb.Pinv_pre.dtype)
         met = False
-        if low != np.dtype(hess.dtype):
-            # Search in the preconditioner's float32 (products at half the cost); the float64
-            # certificate decides, and float64 steps continue where it is not met.
-            P32 = {a: DiagonalP(Ps[a].delta.astype(low)) for a in names}
-            X = smallest_lockstep(operator(hess.astype(low), P32), precond, X.astype(low), tol,
-                                  rtol=rtol, maxiter=maxiter).vectors.astype(hess.dtype)
+        if search is not hess:
+            # Search in float32 (products at half the cost); the float64 certificate decides,
+            # and float64 steps continue where it is not met.
+            X = smallest_lockstep(flat(_shifted_diagonal(search, Ps_low, names)), precond,
+                                  X.astype(search.dtype), tol, rtol=rtol,
+                                  maxiter=maxiter).vectors.astype(hess.dtype)
             theta, resid = certify(X)
             met = bool(xp.all(resid <= rtol * xp.abs(theta)))
         if not met:
@@ -667,14 +642,22 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
     Ps_low = Ps if search is hess else {a: DiagonalP(Ps[a].delta.astype(low)) for a in diagonal}
     diag_op = _shifted_diagonal(hess, Ps, diagonal)
     diag_op_low = diag_op if search is hess else _shifted_diagonal(search, Ps_low, diagonal)
+    S_low = Pb.S_inv.astype(search.dtype)
     steps = []
 
-    def run(op: Any, op_low: Any, s: Any, ends: str) -> tuple[float, float, float, float]:
+    def run(op: Any, op_low: Any, s: Any, ends: str, pencil: bool = False
+            ) -> tuple[float, float, float, float]:
+        # Lanczos on op, or on the pencil (op, P_block): in float32 with a float64 certificate
+        # of the extreme Ritz vectors for large layers (the float32 pencil runs against the
+        # inverse of the stored float32 inverses, one product per step instead of a refined
+        # solve; the certificate is against the true P_block).
         if search is hess:
-            out = _extremes(op, hess, n_steps, s, reorth, rtol=lanczos_rtol, ends=ends)
+            out = _extremes(op, hess, n_steps, s, reorth, Pb.solve if pencil else None,
+                            lanczos_rtol, ends)
         else:
-            out = _extremes(op_low, search, n_steps, s, reorth, rtol=lanczos_rtol, ends=ends,
-                            certify=_certifier(hess, op))
+            out = _extremes(op_low, search, n_steps, s, reorth,
+                            Pb.precondition if pencil else None, lanczos_rtol, ends,
+                            _certifier(hess, op, Pb if pencil else None))
         steps.append(out[4])
         return out[:4]
 
@@ -682,12 +665,11 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
     for a in names:
         # κ of the block-preconditioned operator is small: Lanczos has both ends already;
         # identity only for λ_max(H) when it is not asked for; the diagonal P only need the top
-        # here (their bottoms come from LOBPCG).
+        # here (their bottoms come from LOBPCG, checked against this run's bottom below).
         if a == "block":
-            out = _block_extremes(hess, Pb, c, n_steps, seeds[APPROXIMATIONS.index(a)], reorth,
-                                  lanczos_rtol)
-            ext[a] = out[:4]
-            steps.append(out[4])
+            ext[a] = run(lambda U: hess.shifted_block_matvec(U, Pb.S_inv, c),
+                         lambda U: search.shifted_block_matvec(U, S_low, c),
+                         seeds[APPROXIMATIONS.index(a)], "both", pencil=True)
         else:
             j = diagonal.index(a)
             ext[a] = run(lambda U, j=j: diag_op(U, np.full(U.shape[2], j)),
@@ -695,7 +677,7 @@ def _lanczos_quality(hess: SoftmaxLayerHessian, g: Any, sums: tuple[float, float
                          seeds[APPROXIMATIONS.index(a)], "top")
     lows = [a for a in diagonal if a in approximations]
     if lows:
-        bottoms = _smallest(hess, Ps, Pb, lows, [ext[a][2] for a in lows],
+        bottoms = _smallest(hess, search, Ps, Ps_low, Pb, lows, [ext[a][2] for a in lows],
                             [seeds[len(APPROXIMATIONS) + APPROXIMATIONS.index(a)] for a in lows],
                             kappa_rtol, maxiter)
         for a, b in zip(lows, bottoms):
