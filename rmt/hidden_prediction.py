@@ -205,18 +205,24 @@ def _class1_tables(C: int, tau_max: float) -> tuple[np.ndarray, dict[str, np.nda
 
         z1 = tau * zgrid
         arg = np.add.outer(z1, u)                       # z_1 + log t
-        with np.errstate(over="ignore", under="ignore"):
-            e_t = np.exp(-np.exp(arg))                  # e^{−t e^{z_1}}
-        t1, t2 = np.exp(u), np.exp(2 * u)               # t dt/du = t, t² dt/du = t²
+        with np.errstate(over="ignore"):
+            ea = np.exp(arg)                            # t e^{z_1}; inf where e^{−t e^{z_1}} is 0
+
+        def damped(k: int, j: int) -> np.ndarray:
+            # e^{k z_1} t^j e^{−t e^{z_1}} (t = e^u; j counts dt/du = t) as one exponential,
+            # k(z_1 + u) + (j − k)u − t e^{z_1}: the factors apart overflow (t² = e^{2u} at
+            # u > 354, reached for τ ≳ 3) where their product is 0, and gave NaN tables
+            with np.errstate(under="ignore"):
+                return np.exp(k * arg + (j - k) * u[None, :] - ea)
+
         r1, r2, r3 = rest(1), rest(2), rest(3)
-        ez1 = np.exp(z1)[:, None]
-        f1 = (ez1 * e_t) @ (t1 * r1) * h                # M = 1: e^{z_1}∫e^{−te^{z_1}}φ₀^{C−1}dt
-        f2 = (ez1 ** 2 * e_t) @ (t2 * r1) * h           # M = 2: e^{2z_1}∫t e^{…}φ₀^{C−1}dt
-        f3 = (C - 1) * (ez1 * e_t) @ (t2 * tab.phi(1, 1) * r2) * h
-        f4 = (C - 1) * e_t @ (t1 * tab.phi(1, 2) * r2) * h
-        f5 = e_t @ (t2 * ((C - 1) * tab.phi(2, 2) * r2
-                          + (C - 1) * (C - 2) * tab.phi(1, 1) ** 2 * r3)) * h
-        f7 = (C - 1) * e_t @ (t2 * tab.phi(2, 0) * r2) * h
+        f1 = damped(1, 1) @ r1 * h                      # M = 1: e^{z_1}∫e^{−te^{z_1}}φ₀^{C−1}dt
+        f2 = damped(2, 2) @ r1 * h                      # M = 2: e^{2z_1}∫t e^{…}φ₀^{C−1}dt
+        f3 = (C - 1) * damped(1, 2) @ (tab.phi(1, 1) * r2) * h
+        e1, e2 = damped(0, 1), damped(0, 2)
+        f4 = (C - 1) * e1 @ (tab.phi(1, 2) * r2) * h
+        f5 = e2 @ ((C - 1) * tab.phi(2, 2) * r2 + (C - 1) * (C - 2) * tab.phi(1, 1) ** 2 * r3) * h
+        f7 = (C - 1) * e2 @ (tab.phi(2, 0) * r2) * h
         out["f1"][i], out["f2"][i], out["f7"][i] = f1, f2, f7
         out["f3t"][i] = f3 / tau
         out["f45t"][i] = (f4 - f5) / tau ** 2

@@ -213,22 +213,27 @@ class BlockP:
                 inv = _spd_inv(hess.blocks(c0, c1), hess.xp)
                 if self.Pinv is not None:
                     self.Pinv[c0:c1] = inv
-            else:
-                inv = self.Pinv[c0:c1] if self.Pinv is not None else B[:c1 - c0]
-                hess.lower_blocks(c0, c1, inv, G)        # one GEMM, on every BLAS thread
-                # On every BLAS thread too: a chunk of 256 blocks of 200 × 200 took 0.17 s on
-                # two threads, 0.30 s on one; SciPy's LAPACK wrappers hold the GIL, so a thread
-                # pool over chunks (one BLAS thread each) was slower still.
-                _spd_inv_inplace(inv)
-            if self.Pinv_pre is not self.Pinv:
-                self.Pinv_pre[c0:c1] = inv
+                if self.Pinv_pre is not self.Pinv:
+                    self.Pinv_pre[c0:c1] = inv
+                continue
+            store = self.Pinv is not None
+            inv = self.Pinv[c0:c1] if store else B[:c1 - c0]
+            hess.lower_blocks(c0, c1, inv, G)            # one GEMM, on every BLAS thread
+            # On every BLAS thread too: a chunk of 256 blocks of 200 × 200 took 0.17 s on two
+            # threads, 0.30 s on one; SciPy's LAPACK wrappers hold the GIL, so a thread pool over
+            # chunks (one BLAS thread each) was slower still.
+            _spd_inv_inplace(inv, fill=store)
+            if not store:            # float32 inverses only: completed in the cast copy
+                _copy_symmetric(self.Pinv_pre[c0:c1], inv)
 
     def _mul(self, A: Any, U: Any) -> Any:
-        # A float32 copy for a float64 Hessian: multiply in float32 (the cost is reading A).
-        # (Two threads, or the right-hand sides padded to 4, were measured no faster.)
+        # A float32 copy for a float64 Hessian: multiply in float32. On the host the stack is
+        # split over the BLAS threads (one small GEMM per block runs on one thread).
+        xp = self.hess.xp
+        mul = bk.stacked_matmul if bk.backend_name(xp) == "numpy" else xp.matmul
         if A.dtype == U.dtype:
-            return self.hess.xp.matmul(A, U)
-        return self.hess.xp.matmul(A, U.astype(A.dtype)).astype(U.dtype)
+            return mul(A, U)
+        return mul(A, U.astype(A.dtype)).astype(U.dtype)
 
     def precondition(self, U: Any) -> Any:
         """``P⁻¹U`` from the stored (preconditioning) inverses (CG, LOBPCG)."""
@@ -246,7 +251,7 @@ class BlockP:
         float64 inverses are formed once and used from then on."""
         xp = self.hess.xp
         if self.Pinv is not None:
-            return xp.matmul(self.Pinv, U)
+            return self._mul(self.Pinv, U)
 
         def norms(V: Any) -> np.ndarray:
             return bk.to_numpy(xp.sqrt(xp.sum(V * V, axis=(0, 1)))).astype(np.float64)
@@ -274,7 +279,7 @@ class BlockP:
         except BaseException:
             self.Pinv = None                         # never leave a half-filled stack behind
             raise
-        return xp.matmul(self.Pinv, U)
+        return self._mul(self.Pinv, U)
 
     def apply(self, U: Any) -> Any:
         return self.hess.block_matvec(U)
@@ -288,11 +293,12 @@ def _spd_inv(B: Any, xp: ModuleType) -> Any:
     return xp.matmul(Li.transpose(0, 2, 1), Li)
 
 
-def _spd_inv_inplace(B: np.ndarray) -> None:
+def _spd_inv_inplace(B: np.ndarray, fill: bool = True) -> None:
     """Invert, in place, a C-ordered stack of symmetric positive definite matrices of which only
     the lower triangles are read: LAPACK ``potrf`` + ``potri`` on each (its transpose is a
-    Fortran-ordered view whose upper triangle that is, so LAPACK works in place), then the upper
-    triangle is filled from the lower."""
+    Fortran-ordered view whose upper triangle that is, so LAPACK works in place), then, with
+    ``fill``, the upper triangle is filled from the lower (else only the lower triangles hold
+    the inverses: :func:`_copy_symmetric` completes them in a copy)."""
     from scipy.linalg import lapack  # noqa: PLC0415
 
     potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (B,))
@@ -306,5 +312,19 @@ def _spd_inv_inplace(B: np.ndarray) -> None:
                                         f"(LAPACK info {info})")
         if not np.shares_memory(c, B[i]):
             B[i] = c.T
-    rows, cols = np.tril_indices(B.shape[1], -1)
-    B[:, cols, rows] = B[:, rows, cols]          # one gather for the stack: 2.5× faster than per block
+    if fill:
+        rows, cols = np.tril_indices(B.shape[1], -1)
+        # In slices of 16 blocks: the gather's temporary stays small (for a whole chunk it took
+        # 40 MB, fresh pages every time, and 0.15 s per chunk against 0.03 s so).
+        for i in range(0, B.shape[0], 16):
+            b = B[i:i + 16]
+            b[:, cols, rows] = b[:, rows, cols]
+
+
+def _copy_symmetric(out: np.ndarray, B: np.ndarray) -> None:
+    """``out`` (any float dtype) ← the symmetric stack whose lower triangles ``B`` holds: one
+    cast copy, then the strict upper triangles from ``B``'s transposes (no temporary)."""
+    p = B.shape[1]
+    upper = np.triu(np.ones((p, p), dtype=bool), 1)
+    np.copyto(out, B, casting="same_kind")
+    np.copyto(out, B.transpose(0, 2, 1), casting="same_kind", where=upper)

@@ -140,3 +140,21 @@ def test_import_rmt_needs_no_optional_extra():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                        check=False)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_stacked_matmul_split_over_threads_is_matmul(threads):
+    # Each thread runs np.matmul on its slice of the stack into the shared output: the result is
+    # bitwise that of one call (the same GEMM per matrix), for any split, the uneven ones too.
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    U = rng.standard_normal((5, 3, 2)).astype(np.float32)
+    np.testing.assert_array_equal(bk.stacked_matmul(A, U, threads), np.matmul(A, U))
+    # a broadcast right-hand side is left to np.matmul
+    np.testing.assert_array_equal(bk.stacked_matmul(A, U[:1], threads), np.matmul(A, U[:1]))
+
+
+def test_blas_threads_follows_the_limit():
+    with bk.limit_blas_threads(1):
+        assert bk.blas_threads() == 1
+    assert bk.blas_threads() >= 1
