@@ -707,3 +707,28 @@ def test_laws_on_cupy_match_numpy():
 def test_module_exports():
     for name in laws.__all__:
         assert hasattr(laws, name)
+
+
+@pytest.mark.parametrize("values,probs,ratio", [
+    (np.sort(np.random.default_rng(0).lognormal(size=400)), np.full(400, 1 / 400), 0.5),
+    (np.sort(np.random.default_rng(1).lognormal(sigma=2.0, size=300)), np.full(300, 1 / 300),
+     100.0),
+    ([1.0, 1.0001, 4.0, 50.0], [0.3, 0.3, 0.2, 0.2], 10.0),
+    ([-1.0, 2.0, 2.5], [0.3, 0.4, 0.3], 100.0),
+])
+def test_support_screen_keeps_every_gap_with_an_edge(values, probs, ratio):
+    # The O(K) screen of WeightedMP's support search against brute force: in every gap between
+    # poles, the maximum of z' (at the zero of z'', by bisection) is positive only in gaps the
+    # screen keeps; the screen is a bound, so it may keep more, never fewer.
+    from rmt.laws._numerics import bisect
+    from rmt.laws.weighted_mp import _gaps_to_search
+
+    law = WeightedMP(ratio, (values, probs))
+    q, c = law._q, law._c
+    vmax = bisect(law._d2zv, q[:-1], q[1:], np.zeros(q.size - 1, bool))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        edge = np.nonzero(law._dzv(vmax) > 0)[0]
+    kept = _gaps_to_search(q, c)
+    assert edge.size > 0 and np.all(np.isin(edge, kept))
+    assert len(law.intervals) == edge.size + 1             # each such gap splits the support
+    assert kept.size < q.size - 1 or q.size < 10           # and it does screen dense atoms
