@@ -77,6 +77,12 @@ __all__ = [
 
 #: Largest σ accepted (the Laplace grids of the softmax moments grow like τ² ≤ 5σ⁴).
 MAX_SIGMA = 1.5
+#: Largest logit scale ``τ = σ‖relu(u)‖/√m`` of the drawn features that the Laplace tables take:
+#: a table's kernel grows like τ³ (0.12 GB at τ = 3, 0.85 GB and 1.9 s at 6, 3.5 GB and 8 s at
+#: 9, measured) and its largest factor e^{8τ²} leaves double range near τ = 9.4. Small nets
+#: reach it within MAX_SIGMA (m = 4, d = 8, σ = 1.5: τ = 6.8); the default m = 8, d = 100
+#: reaches 4.6.
+MAX_TAU = 6.0
 #: Nodes per dimension of the Gauss–Hermite rule over the pair of class-1 logits.
 _N_GH = 8
 #: Points of the τ grid (splines) and of the standardised-logit grid ζ = z_1/τ, and the order
@@ -554,6 +560,11 @@ def _group_moments(C: int, sigma: float, m: int, d: int, loss: str, n_features: 
     xi, u = _draw_features(m, sigma, d, n_w, n_per_w, seeds[0])
     s2 = sigma * sigma / m
     tau_max = math.sqrt(s2) * float(np.max(np.linalg.norm(np.maximum(u, 0), axis=-1)))
+    if tau_max > MAX_TAU:
+        raise ValueError(f"sigma, hidden, dim: the drawn hidden features reach the logit scale "
+                         f"tau = {tau_max:.3g} (sigma = {sigma}, hidden = {m}, dim = {d}), beyond "
+                         f"the quadrature's tau <= {MAX_TAU}: use a larger dim or hidden, or a "
+                         f"smaller sigma")
     return _group_sums(C, loss, xi, u, s2, max(tau_max, 1e-2), seeds[1])
 
 

@@ -123,7 +123,8 @@ class _LaplaceTable:
         hz = min(_H, s / 4.0)   # the Gaussian factor needs h ≲ σ/4 for e^{−2π²σ²/h²} < e^{−300}
         z = np.arange(-14.0 * s, self.M_MAX * s * s + 14.0 * s + hz, hz)
         self.z = z
-        self.wz = np.exp(-z * z / (2.0 * s * s)) * hz / (math.sqrt(2.0 * math.pi) * s)
+        self._log_wz = -z * z / (2.0 * s * s) + math.log(hz / (math.sqrt(2.0 * math.pi) * s))
+        self.wz = np.exp(self._log_wz)
         # t from far below the peak (≈ 1/(C e^{σ²/2}); C ≤ e^{20}) to where φ_m(t) is negligible
         self.u = np.arange(-80.0 - 0.5 * s * s, 12.0 + 40.0 * s * s + _H, _H)
         with np.errstate(over="ignore", under="ignore"):
@@ -137,7 +138,10 @@ class _LaplaceTable:
     def phi(self, m: int, a: int) -> np.ndarray:
         key = (m, a)
         if key not in self._phi:
-            self._phi[key] = self.E @ (self.wz * np.exp(m * self.z) * self.z ** a)
+            # e^{mz} and the Gaussian weight in one exponential (at most e^{m²σ²/2}): apart,
+            # e^{mz} overflows at the top of the z grid (z ≈ 4σ² + 14σ) from σ ≈ 5 on
+            with np.errstate(under="ignore"):
+                self._phi[key] = self.E @ (np.exp(self._log_wz + m * self.z) * self.z ** a)
         return self._phi[key]
 
     def moment(self, spec: Sequence[tuple[int, int]], C: int) -> float:
@@ -150,12 +154,14 @@ class _LaplaceTable:
         prod = np.ones_like(self.u)
         for m, a in spec:
             prod = prod * self.phi(m, a)
-        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
             power = np.where(np.isneginf(self.log_phi0), -np.inf, (C - q) * self.log_phi0) \
                 if C > q else np.zeros_like(self.u)
-            # Where every factor φ vanished on the grid (t beyond the truncated z range, whose
-            # true contribution is below e^{-98}) the exponential may overflow: 0, not inf·0.
-            f = np.where(prod == 0.0, 0.0, np.exp(power + M * self.u - gammaln(M)) * prod)
+            # One exponential with the φ product's log inside: apart, t^M = e^{Mu} overflows at
+            # large τ (u reaches 12 + 40τ²) where the product is tiny, and inf·tiny is inf; where
+            # every φ vanished on the grid (t beyond the truncated z range, whose true
+            # contribution is below e^{-98}) the log is −∞ and the term 0.
+            f = np.sign(prod) * np.exp(power + M * self.u - gammaln(M) + np.log(np.abs(prod)))
         if not np.all(np.isfinite(f)):
             raise RuntimeError(f"softmax moment quadrature overflowed (spec {list(spec)}, "
                                f"C = {C}); sigma is too large for the grid")

@@ -86,6 +86,16 @@ def test_largest_sigma_is_finite_and_matches_the_model():
     assert abs(e.value - p.per_block) < Z * math.hypot(e.stderr, p.stderr)
 
 
+def test_small_nets_reach_large_logit_scales_or_a_clear_error():
+    """m = 4, d = 8, σ = 1.5 with 4096 draws: τ reaches 5.8, where e^{4z} of the Laplace
+    table overflowed (RuntimeWarning, then inf): now finite. m = d = 2: τ = 10.8, beyond
+    MAX_TAU: a ValueError naming the parameters, not an overflow."""
+    p = predict_hidden_w_ratio(3, MAX_SIGMA, 4, 8, 16, "ce", n_features=4096)
+    assert 0 < p.per_block < 1 and 0 < p.stderr < 0.05 * p.per_block
+    with pytest.raises(ValueError, match="sigma, hidden, dim.*tau = 10.8"):
+        predict_hidden_w_ratio(3, MAX_SIGMA, 2, 2, 16, "ce", n_features=4096)
+
+
 def test_coefficient_rises_with_c():
     vals = [predict_hidden_w_ratio(C, 1.0, M, D, N, "ce", n_features=4096).scaled
             for C in (10, 100)]
