@@ -303,3 +303,15 @@ def test_every_flag_of_every_command_is_named_once_in_its_error():
             assert m.count(flag) == 1 and "\n" not in m, m
         checked += 1
     assert checked > 60
+
+
+def test_python_dash_m_rmt_is_the_command():
+    # `python -m rmt` where the console script is not on PATH: same parser, same exit codes
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "rmt", "--help"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "usage: rmt" in ok.stdout and "verify" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "rmt", "no-such-command"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

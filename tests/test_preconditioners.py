@@ -15,6 +15,7 @@ from rmt.preconditioners import (APPROXIMATIONS, SoftmaxLayerHessian, dense_qual
 from rmt.softmax_layer import BlockP
 
 EPS = np.finfo(float).eps
+EPS32 = float(np.finfo(np.float32).eps)
 FIELDS = ("frobenius_error", "spectral_error", "kappa", "newton_error",
           "newton_direction_error", "newton_decrease")
 
@@ -291,10 +292,13 @@ def test_block_inverses_in_chunks():
     full = BlockP(hess, 3)
     assert full.Pinv is full.Pinv_pre and np.all(np.abs(full.Pinv - ref) <= tol)
     np.testing.assert_array_equal(full.Pinv, full.Pinv.transpose(0, 2, 1))
-    # float32 storage: the float32 rounding of the same inverses, and no float64 stack
+    # float32 storage: the blocks formed and inverted in float32 (Cholesky, backward stable:
+    # the same bound with eps₃₂, plus the float32 rounding of the inputs, a few eps₃₂·κ), and no
+    # float64 stack; exactly symmetric
     Pb = BlockP(hess, 3, np.float32)
     assert Pb.Pinv is None and Pb.Pinv_pre.dtype == np.float32
-    np.testing.assert_array_equal(Pb.Pinv_pre, full.Pinv.astype(np.float32))
+    assert np.all(np.abs(Pb.Pinv_pre - ref) <= tol * (EPS32 / EPS))
+    np.testing.assert_array_equal(Pb.Pinv_pre, Pb.Pinv_pre.transpose(0, 2, 1))
     U = np.random.default_rng(1).standard_normal((10, 6, 2))
     # refined float64 solves: to rounding (64·eps of x, the refinement's stopping rule, times
     # κ(H_ii) for the product that checks it), without forming the float64 inverses
@@ -304,6 +308,22 @@ def test_block_inverses_in_chunks():
     np.testing.assert_allclose(got, U, rtol=0, atol=64 * EPS * kappa * np.abs(U).max() * 6)
     np.testing.assert_allclose(Pb.solve(U), full.solve(U), rtol=0,
                                atol=64 * EPS * kappa * np.abs(full.solve(U)).max() * 6)
+
+
+def test_float32_block_inverses_fall_back_to_float64_per_chunk():
+    # Blocks too ill-conditioned for float32 Cholesky (two features equal to 1e-6: κ(H_ii) ≈
+    # 1e12, past 1/eps₃₂; every block shares them): each chunk is formed and inverted in float64
+    # instead and rounded, as before the float32 path.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 6))
+    X[:, 1] = X[:, 0] + 1e-6 * rng.standard_normal(40)
+    hess = SoftmaxLayerHessian(X, softmax(X @ rng.standard_normal((6, 5))))
+    ref = BlockP(hess, 2).Pinv                                   # float64, chunks of 2
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(hess.blocks(0, 1).astype(np.float32))
+    Pb = BlockP(hess, 2, np.float32)
+    np.testing.assert_array_equal(Pb.Pinv_pre, ref.astype(np.float32))
+    assert np.all(np.isfinite(Pb.Pinv_pre))
 
 
 def test_refined_block_solve_edge_columns():
