@@ -158,3 +158,21 @@ def test_blas_threads_follows_the_limit():
     with bk.limit_blas_threads(1):
         assert bk.blas_threads() == 1
     assert bk.blas_threads() >= 1
+
+
+def test_stacked_matmul_works_in_a_forked_child():
+    # The thread pool made in the parent has no threads in a fork: the child must make its own
+    # (else the product would wait forever: the timeout turns that into a failure).
+    import multiprocessing as mp
+
+    rng = np.random.default_rng(2)
+    A, U = rng.standard_normal((6, 3, 3)), rng.standard_normal((6, 3, 1))
+    # the parent's pool with both threads started and idle (slices long enough that the
+    # second is handed over before the first is done)
+    big = np.ones((64, 300, 300))
+    for _ in range(3):
+        bk.stacked_matmul(big, big, 2)
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(bk.stacked_matmul, (A, U, 2)).get(timeout=60)
+    np.testing.assert_array_equal(got, np.matmul(A, U))
