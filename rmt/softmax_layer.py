@@ -185,9 +185,12 @@ class BlockP:
     ``12 C p²`` (1.6 GB against 4.8 GB at ``C = 10⁴``, ``p = 200``; fresh memory was measured at
     about 10 s per GB on the 2-core VM, and it bounds the ``C`` a laptop can reach).
 
-    The ``C`` blocks are formed (one GEMM) and inverted in chunks of ``chunk`` classes; float32
-    inverses of a float64 Hessian are formed and inverted in float32 (a chunk whose float32
-    Cholesky fails, ``κ(H_ii) ≳ 1/eps₃₂``, in float64 and rounded)."""
+    The ``C`` blocks are formed (one GEMM) and inverted in chunks of ``chunk`` classes, in the
+    Hessian's precision. (Forming and inverting them in float32 saved 3–5 s of 85 at
+    ``C = 10⁴``, but its inverses are less accurate than rounded float64 ones, error about
+    ``p·eps₃₂·κ(H_ii)`` against ``eps₃₂·κ(H_ii)``: ``‖I − P̃H_ii‖`` 0.11 against 0.011 at
+    ``κ = 10⁶``, ``p = 60``, where :meth:`solve` then fell back to the float64 stack that
+    float32 storage exists to avoid.)"""
 
     def __init__(self, hess: SoftmaxLayerHessian, chunk: int,
                  precondition_dtype: Any = None) -> None:
@@ -204,45 +207,28 @@ class BlockP:
 
     def _fill_all(self) -> None:
         hess, C = self.hess, self.hess.C
-        if bk.backend_name(hess.xp) == "cupy":
-            for c0 in range(0, C, self.chunk):
-                c1 = min(C, c0 + self.chunk)
+        host = bk.backend_name(hess.xp) != "cupy"
+        if host:   # buffers reused for every chunk (fresh arrays of tens of MB cost page faults)
+            p = hess.p
+            G = np.empty((self.chunk, p * (p + 1) // 2), dtype=hess.dtype)
+            B = None if self.Pinv is not None else np.empty((self.chunk, p, p), hess.dtype)
+        for c0 in range(0, C, self.chunk):
+            c1 = min(C, c0 + self.chunk)
+            if not host:
                 inv = _spd_inv(hess.blocks(c0, c1), hess.xp)
                 if self.Pinv is not None:
                     self.Pinv[c0:c1] = inv
                 if self.Pinv_pre is not self.Pinv:
                     self.Pinv_pre[c0:c1] = inv
-            return
-        p = hess.p
-        store = self.Pinv is not None
-        # Buffers reused for every chunk (fresh arrays of tens of MB cost page faults).
-        G = B = None
-        if not store:
-            # Only lower-precision inverses are kept: form and invert the blocks in that
-            # precision, in place in the stored stack (at C = 10⁴, p = 200: half the GEMM and
-            # LAPACK time of float64 and no cast copy; the inverses are backward stable,
-            # relative error ≲ p·eps₃₂·κ(H_ii), and only precondition or seed a refinement).
-            low = hess.astype(self.Pinv_pre.dtype)
-            G_low = np.empty((self.chunk, p * (p + 1) // 2), dtype=self.Pinv_pre.dtype)
-        for c0 in range(0, C, self.chunk):
-            c1 = min(C, c0 + self.chunk)
-            if not store:
-                try:
-                    low.lower_blocks(c0, c1, self.Pinv_pre[c0:c1], G_low)
-                    _spd_inv_inplace(self.Pinv_pre[c0:c1])
-                    continue
-                except np.linalg.LinAlgError:
-                    pass            # not positive definite in float32: this chunk in float64
-            if G is None:
-                G = np.empty((self.chunk, p * (p + 1) // 2), dtype=hess.dtype)
-                B = None if store else np.empty((self.chunk, p, p), hess.dtype)
+                continue
+            store = self.Pinv is not None
             inv = self.Pinv[c0:c1] if store else B[:c1 - c0]
             hess.lower_blocks(c0, c1, inv, G)            # one GEMM, on every BLAS thread
             # On every BLAS thread too: a chunk of 256 blocks of 200 × 200 took 0.17 s on two
             # threads, 0.30 s on one; SciPy's LAPACK wrappers hold the GIL, so a thread pool over
             # chunks (one BLAS thread each) was slower still.
             _spd_inv_inplace(inv, fill=store)
-            if not store:            # completed to symmetric in the cast copy
+            if not store:            # float32 inverses only: completed in the cast copy
                 _copy_symmetric(self.Pinv_pre[c0:c1], inv)
 
     def _mul(self, A: Any, U: Any) -> Any:
@@ -341,9 +327,11 @@ def _spd_inv_inplace(B: np.ndarray, fill: bool = True) -> None:
 
 
 def _copy_symmetric(out: np.ndarray, B: np.ndarray) -> None:
-    """``out`` (any float dtype) ← the symmetric stack whose lower triangles ``B`` holds: one
-    cast copy, then the strict upper triangles from ``B``'s transposes (no temporary)."""
+    """``out`` (any float dtype) ← the symmetric stack whose lower triangles ``B`` holds: the
+    lower triangles cast, then the strict upper ones from ``B``'s transposes (no temporary).
+    ``B``'s strict upper triangles are never read: they may hold anything (a reused buffer's
+    leftovers, whose cast could overflow)."""
     p = B.shape[1]
     upper = np.triu(np.ones((p, p), dtype=bool), 1)
-    np.copyto(out, B, casting="same_kind")
+    np.copyto(out, B, casting="same_kind", where=~upper)
     np.copyto(out, B.transpose(0, 2, 1), casting="same_kind", where=upper)

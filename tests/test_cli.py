@@ -310,8 +310,9 @@ def test_python_dash_m_rmt_is_the_command():
     import subprocess
     import sys
 
-    ok = subprocess.run([sys.executable, "-m", "rmt", "--help"], capture_output=True, text=True)
+    ok = subprocess.run([sys.executable, "-m", "rmt", "--help"], capture_output=True, text=True,
+                        timeout=120)
     assert ok.returncode == 0 and "usage: rmt" in ok.stdout and "verify" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "rmt", "no-such-command"], capture_output=True,
-                         text=True)
+                         text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
