@@ -412,7 +412,7 @@ def blas_threads() -> int:
     return max(n, default=1)
 
 
-_POOL: Any = None
+_POOL: Any = None          # (pid that made it, its thread count, ThreadPoolExecutor)
 
 #: Entries of the stack ``A`` from which :func:`stacked_matmul` splits it over threads by
 #: default: asking threadpoolctl for the thread count and the pool's hand-off cost about 0.6 ms
@@ -440,12 +440,12 @@ def stacked_matmul(A: np.ndarray, U: np.ndarray, threads: int | None = None) -> 
     out = np.empty((m, A.shape[1], U.shape[2]), dtype=np.result_type(A, U))
     # A new pool after a fork too: a child inherits the pool object but not its threads, and
     # work handed to it would never run (sweeps fork worker processes).
-    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < threads:
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < threads:
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=threads,
-                                                 thread_name_prefix="rmt-matmul"))
+        _POOL = (os.getpid(), threads,
+                 ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rmt-matmul"))
     edges = np.linspace(0, m, threads + 1).astype(int)
-    jobs = [_POOL[1].submit(np.matmul, A[a:b], U[a:b], out=out[a:b])
+    jobs = [_POOL[2].submit(np.matmul, A[a:b], U[a:b], out=out[a:b])
             for a, b in zip(edges[:-1], edges[1:])]
     for job in jobs:
         job.result()

@@ -208,20 +208,20 @@ class BlockP:
     def _fill_all(self) -> None:
         hess, C = self.hess, self.hess.C
         host = bk.backend_name(hess.xp) != "cupy"
+        store = self.Pinv is not None        # the inverses in the Hessian's precision are kept
         if host:   # buffers reused for every chunk (fresh arrays of tens of MB cost page faults)
             p = hess.p
             G = np.empty((self.chunk, p * (p + 1) // 2), dtype=hess.dtype)
-            B = None if self.Pinv is not None else np.empty((self.chunk, p, p), hess.dtype)
+            B = None if store else np.empty((self.chunk, p, p), hess.dtype)
         for c0 in range(0, C, self.chunk):
             c1 = min(C, c0 + self.chunk)
             if not host:
                 inv = _spd_inv(hess.blocks(c0, c1), hess.xp)
-                if self.Pinv is not None:
+                if store:
                     self.Pinv[c0:c1] = inv
                 if self.Pinv_pre is not self.Pinv:
                     self.Pinv_pre[c0:c1] = inv
                 continue
-            store = self.Pinv is not None
             inv = self.Pinv[c0:c1] if store else B[:c1 - c0]
             hess.lower_blocks(c0, c1, inv, G)            # one GEMM, on every BLAS thread
             # On every BLAS thread too: a chunk of 256 blocks of 200 × 200 took 0.17 s on two
